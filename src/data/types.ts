@@ -1,0 +1,56 @@
+/**
+ * Shapes shared by every data source. Rows are stored column-wise in flat typed arrays
+ * (row-major inside a column group) so a batch is a set of contiguous slices, never an object per row.
+ */
+
+/** A block of parsed rows before vocabulary encoding (what a reader yields). */
+export interface RawChunk {
+  rows: number;
+  /** [rows], 0 or 1. */
+  labels: Float32Array;
+  /** [rows * numNumeric], raw values; NaN marks a missing value (never reaches the model). */
+  numeric: Float64Array;
+  /** [rows * numCategorical], exact integer token keys (< 2^53); MISSING_KEY marks a missing value. */
+  keys: Float64Array;
+}
+
+/** Key of an empty categorical cell: missing is a token of its own, like Criteo's "-1". */
+export const MISSING_KEY = -1;
+
+/** Rows after encoding: what the trainer consumes. */
+export interface EncodedData {
+  rows: number;
+  numNumeric: number;
+  numCategorical: number;
+  /** [rows], 0 or 1. */
+  labels: Float32Array;
+  /** [rows * numNumeric], transformed, always finite. */
+  numeric: Float32Array;
+  /**
+   * [rows * numCategorical], row index into the concatenated embedding table of all fields:
+   * fieldOffsets[f] + local index (local index 0 is the field's OOV row).
+   */
+  ids: Int32Array;
+  /** Synthetic data only: [rows], the planted true click probability of each row. */
+  trueProb?: Float32Array;
+}
+
+/** Everything a training job needs from its data flags. */
+export interface LoadedData {
+  train: EncodedData;
+  eval: EncodedData;
+  /** Rows of each field's table, OOV row included. */
+  fieldSizes: number[];
+  /** Start row of each field in the concatenated table (prefix sums of fieldSizes). */
+  fieldOffsets: number[];
+  /** Total embedding rows (sum of fieldSizes). */
+  totalRows: number;
+  /** Bad input lines skipped under --skip-bad-lines (0 otherwise). */
+  skippedLines: number;
+  /** Metrics of the true probabilities on the eval split (synthetic data only). */
+  oracle?: { auc: number; logloss: number };
+  /** Writes the vocabulary next to a checkpoint; returns the file names it wrote (relative to dir). */
+  saveVocabulary(dir: string): Promise<string[]>;
+  /** One line for logs, e.g. "criteo ../x.tsv.gz: 7200 train / 800 eval rows, 31 542 ids". */
+  description: string;
+}
