@@ -1,0 +1,37 @@
+import type { FlagSpec } from '../src/config/flags.js';
+
+/** Flags of the launcher itself (torchrun names); every other flag is a training flag for the workers. */
+export const LAUNCH_FLAGS: readonly FlagSpec[] = [
+  { group: 'Launcher', name: 'nproc-per-node', alias: 'n', type: 'int', default: 1, min: 1, max: 512, help: 'worker processes on this host (one per GPU, or per CPU slot)' },
+  { group: 'Launcher', name: 'nnodes', type: 'int', default: 1, min: 1, help: 'hosts in the job' },
+  { group: 'Launcher', name: 'node-rank', type: 'int', default: 0, min: 0, help: 'index of this host' },
+  { group: 'Launcher', name: 'master-addr', type: 'string', default: '127.0.0.1', help: 'address of the rank-0 host' },
+  { group: 'Launcher', name: 'master-port', type: 'int', default: 0, min: 0, max: 65535, help: 'rendezvous port (0: pick a free one; required with --nnodes > 1)' },
+  { group: 'Launcher', name: 'token', type: 'string', help: 'job token every rank must present (default: random per job; required with --nnodes > 1)' },
+  { group: 'Launcher', name: 'gpus', type: 'string', help: 'GPU indices to use, e.g. 0,1 (default: nvidia-smi -L; none on CPU hosts)' },
+  { group: 'Launcher', name: 'log-dir', type: 'string', help: 'also write each rank\'s output to DIR/rank-R.log' },
+  { group: 'Launcher', name: 'help', alias: 'h', type: 'bool', help: 'show this help' },
+  { group: 'Launcher', name: 'version', type: 'bool', help: 'print the version' },
+];
+
+/** Splits argv into launcher flags and the training flags forwarded to workers. */
+export function splitArgs(argv: readonly string[]): { launch: string[]; train: string[] } {
+  const launchNames = new Map<string, FlagSpec>();
+  for (const s of LAUNCH_FLAGS) {
+    launchNames.set(`--${s.name}`, s);
+    if (s.alias) launchNames.set(`-${s.alias}`, s);
+  }
+  const launch: string[] = [];
+  const train: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const [name] = argv[i].split('=', 1);
+    const spec = launchNames.get(name);
+    if (!spec) {
+      train.push(argv[i]);
+      continue;
+    }
+    launch.push(argv[i]);
+    if (spec.type !== 'bool' && !argv[i].includes('=') && i + 1 < argv.length) launch.push(argv[++i]);
+  }
+  return { launch, train };
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseFlags, formatHelp } from '../src/config/flags.js';
+import { packageVersion } from '../src/util/version.js';
+import { LAUNCH_FLAGS, splitArgs } from './args.js';
+import { parseTrainConfig, TRAIN_FLAGS } from '../src/config/train-config.js';
+import { UserError } from '../src/util/errors.js';
+import { detectGpus, cudaDevicesFor } from './gpus.js';
+import { supervise, type WorkerSpec } from './supervisor.js';
+
+const USAGE = `usage: ddp-launch -n N [launcher flags] [training flags]
+
+Starts N worker processes on this host (torchrun-style environment: RANK, LOCAL_RANK, WORLD_SIZE,
+LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), each training a replica of a CTR model on its shard of
+every global batch. If any worker fails, all are stopped and the failing rank is reported.`;
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { launch, train } = splitArgs(argv);
+  const { flags } = parseFlags(LAUNCH_FLAGS, launch);
+  if (flags.help) {
+    console.log(`${USAGE}\n${formatHelp(LAUNCH_FLAGS)}\n${formatHelp(TRAIN_FLAGS)}`);
+    return 0;
+  }
+  if (flags.version) {
+    console.log(packageVersion());
+    return 0;
+  }
+  parseTrainConfig(train); // fail here, once, rather than N times in the workers
+
+  const nproc = flags.nprocPerNode as number;
+  const nnodes = flags.nnodes as number;
+  const nodeRank = flags.nodeRank as number;
+  if (nodeRank >= nnodes) throw new UserError(`--node-rank ${nodeRank}: must be < --nnodes ${nnodes}`);
+  const masterAddr = flags.masterAddr as string;
+  let masterPort = flags.masterPort as number;
+  let token = flags.token as string | undefined;
+  if (nnodes > 1 && masterPort === 0) throw new UserError('--nnodes > 1 needs --master-port (the same on every host)');
+  if (nnodes > 1 && token === undefined) throw new UserError('--nnodes > 1 needs --token (the same secret on every host)');
+  if (masterPort === 0) masterPort = await freePort(masterAddr);
+  token ??= randomBytes(16).toString('hex');
+
+  const gpus = detectGpus(flags.gpus as string | undefined);
+  const worldSize = nproc * nnodes;
+  const workers: WorkerSpec[] = [];
+  for (let local = 0; local < nproc; local++) {
+    const rank = nodeRank * nproc + local;
+    workers.push({
+      rank,
+      env: {
+        ...process.env,
+        RANK: String(rank),
+        LOCAL_RANK: String(local),
+        WORLD_SIZE: String(worldSize),
+        LOCAL_WORLD_SIZE: String(nproc),
+        GROUP_RANK: String(nodeRank),
+        MASTER_ADDR: masterAddr,
+        MASTER_PORT: String(masterPort),
+        DDP_TOKEN: token,
+        CUDA_VISIBLE_DEVICES: cudaDevicesFor(local, gpus),
+      },
+    });
+  }
+  const device = gpus.length ? `GPUs ${gpus.join(',')}` : 'CPU (no GPU found)';
+  console.error(`ddp-launch: starting ${nproc} worker(s) on this host, world size ${worldSize}, ${device}, rendezvous ${masterAddr}:${masterPort}`);
+  const script = fileURLToPath(new URL(`../src/train/worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+  const result = await supervise({ script, args: train, workers, logDir: flags.logDir as string | undefined });
+  if (result.failure) console.error(`ddp-launch: ${result.failure}`);
+  return result.code;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UserError) {
+      console.error(`ddp-launch: ${err.message}`);
+      process.exit(2);
+    }
+    console.error(err);
+    process.exit(1);
+  },
+);

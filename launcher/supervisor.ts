@@ -1,0 +1,124 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+
+/**
+ * Starts the local worker processes, relays their output prefixed by rank, and makes the job's fate
+ * everyone's fate: the first worker that fails stops all others (SIGTERM, then SIGKILL after a grace
+ * period) and the launcher exits non-zero naming it. Workers hold an IPC channel to the launcher and
+ * exit when it closes, so even a launcher killed with SIGKILL leaves no orphans.
+ */
+export interface WorkerSpec {
+  rank: number;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface SuperviseOptions {
+  script: string;
+  args: string[];
+  workers: WorkerSpec[];
+  logDir?: string;
+  /** Time between SIGTERM and SIGKILL when stopping workers. */
+  graceMs?: number;
+  stdout?: Writable;
+  stderr?: Writable;
+}
+
+export interface JobResult {
+  code: number;
+  /** Set when a worker failed (or the launcher was interrupted): the message printed for the user. */
+  failure?: string;
+}
+
+const TAIL_LINES = 20;
+
+interface Running {
+  spec: WorkerSpec;
+  child: ChildProcess;
+  tail: string[];
+  exited: boolean;
+  log?: WriteStream;
+}
+
+export function supervise(opts: SuperviseOptions): Promise<JobResult> {
+  const out = opts.stdout ?? process.stdout;
+  const err = opts.stderr ?? process.stderr;
+  const graceMs = opts.graceMs ?? 5000;
+  if (opts.logDir) mkdirSync(opts.logDir, { recursive: true });
+
+  return new Promise<JobResult>((resolve) => {
+    let failure: string | undefined;
+    let remaining = opts.workers.length;
+    let killTimer: NodeJS.Timeout | undefined;
+
+    const running: Running[] = opts.workers.map((spec) => {
+      const child = spawn(process.execPath, [...process.execArgv, opts.script, ...opts.args], {
+        env: spec.env,
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      });
+      const r: Running = { spec, child, tail: [], exited: false };
+      if (opts.logDir) r.log = createWriteStream(join(opts.logDir, `rank-${spec.rank}.log`));
+      relay(child.stdout!, out, r, false);
+      relay(child.stderr!, err, r, true);
+      child.on('error', (e) => fail(r, `could not start: ${e.message}`));
+      child.on('close', (code, signal) => {
+        r.exited = true;
+        if (code !== 0) fail(r, signal ? `was killed by signal ${signal}` : `exited with code ${code}`);
+        if (--remaining === 0) finish();
+      });
+      return r;
+    });
+
+    function fail(r: Running, what: string): void {
+      if (failure !== undefined) return; // the root cause is the first failure; the rest are our own kills
+      const tail = r.tail.length ? `\nlast stderr lines of rank ${r.spec.rank}:\n${r.tail.map((l) => `  ${l}`).join('\n')}` : '';
+      failure = `rank ${r.spec.rank} (pid ${r.child.pid}) ${what}; stopping the other workers${tail}`;
+      stopAll();
+    }
+
+    function stopAll(): void {
+      for (const r of running) if (!r.exited) r.child.kill('SIGTERM');
+      killTimer = setTimeout(() => {
+        for (const r of running) if (!r.exited) r.child.kill('SIGKILL');
+      }, graceMs);
+      killTimer.unref();
+    }
+
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (failure === undefined) failure = `interrupted by ${sig}; stopping all workers`;
+      stopAll();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+
+    function finish(): void {
+      if (killTimer) clearTimeout(killTimer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      for (const r of running) r.log?.end();
+      resolve(failure === undefined ? { code: 0 } : { code: 1, failure });
+    }
+  });
+
+  function relay(from: Readable, to: Writable, r: Running, isErr: boolean): void {
+    let partial = '';
+    from.setEncoding('utf8');
+    const emit = (line: string) => {
+      to.write(`[r${r.spec.rank}] ${line}\n`);
+      r.log?.write(`${line}\n`);
+      if (isErr) {
+        r.tail.push(line);
+        if (r.tail.length > TAIL_LINES) r.tail.shift();
+      }
+    };
+    from.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop()!;
+      for (const l of lines) emit(l);
+    });
+    from.on('end', () => {
+      if (partial) emit(partial);
+    });
+  }
+}

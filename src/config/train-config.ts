@@ -1,0 +1,98 @@
+import { parseFlags, type FlagSpec } from './flags.js';
+import { UserError } from '../util/errors.js';
+
+/** Every flag a training worker understands; `ddp-launch` forwards them unchanged to each rank. */
+export const TRAIN_FLAGS: readonly FlagSpec[] = [
+  { group: 'Model', name: 'model', type: 'string', default: 'deepfm', choices: ['deepfm', 'wd', 'dcn', 'dcnv2'], help: 'CTR model' },
+  { group: 'Model', name: 'embed-dim', type: 'int', default: 16, min: 1, max: 1024, help: 'embedding dimension d' },
+  { group: 'Model', name: 'mlp', type: 'list', default: '400,400,400', help: 'DNN hidden sizes, comma-separated' },
+  { group: 'Model', name: 'cross-layers', type: 'int', default: 3, min: 1, max: 16, help: 'cross layers (dcn, dcnv2)' },
+  { group: 'Model', name: 'low-rank', type: 'int', default: 32, min: 1, help: 'dcnv2 low rank' },
+  { group: 'Model', name: 'experts', type: 'int', default: 4, min: 1, help: 'dcnv2 experts' },
+  { group: 'Model', name: 'embed-init-std', type: 'float', default: 1e-2, min: 0, help: 'std of the normal init of embedding rows' },
+
+  { group: 'Data', name: 'data', type: 'string', default: 'synthetic', help: 'synthetic[:spec] | criteo:PATH | avazu:PATH (plain or .gz)' },
+  { group: 'Data', name: 'eval-data', type: 'string', help: 'separate test file, KIND:PATH (the split is then not applied)' },
+  { group: 'Data', name: 'split', type: 'string', default: 'random:0.1', help: 'random:F (seeded) or sequential:F (last fraction F is test)' },
+  { group: 'Data', name: 'min-count', type: 'int', default: 1, min: 1, help: 'IDs seen fewer times in train map to the field OOV row' },
+  { group: 'Data', name: 'numeric', type: 'string', default: 'log1p', choices: ['log1p', 'minmax'], help: 'numeric feature transform' },
+  { group: 'Data', name: 'skip-bad-lines', type: 'bool', default: false, help: 'skip and count malformed lines instead of failing' },
+
+  { group: 'Training', name: 'global-batch', type: 'int', default: 1024, min: 1, help: 'batch of the whole job (split across ranks)' },
+  { group: 'Training', name: 'epochs', type: 'float', default: 1, min: 0, help: 'passes over the training split' },
+  { group: 'Training', name: 'steps', type: 'int', default: 0, min: 0, help: 'stop after this many steps (0: run --epochs)' },
+  { group: 'Training', name: 'seed', type: 'int', default: 42, help: 'seed of data order, init and synthetic data' },
+  { group: 'Training', name: 'lr', type: 'float', default: 8e-4, min: 0, help: 'dense Adam learning rate at --base-batch' },
+  { group: 'Training', name: 'lr-embed', type: 'float', default: 1e-4, min: 0, help: 'embedding Adam learning rate at --base-batch' },
+  { group: 'Training', name: 'l2', type: 'float', default: 1e-5, min: 0, help: 'embedding L2 lambda at --base-batch' },
+  { group: 'Training', name: 'scale-rule', type: 'string', default: 'cowclip', choices: ['none', 'linear', 'sqrt', 'cowclip'], help: 'how lr/L2 scale with the global batch' },
+  { group: 'Training', name: 'base-batch', type: 'int', default: 1024, min: 1, help: 'batch the learning rates are given for' },
+  { group: 'Training', name: 'warmup-steps', type: 'int', min: 0, help: 'dense lr warmup steps (default: 1 epoch under cowclip, else 0)' },
+  { group: 'Training', name: 'embed-update', type: 'string', default: 'dense', choices: ['dense', 'lazy'], help: 'dense: L2+Adam on every row each step (reference); lazy: batch rows only' },
+  { group: 'Training', name: 'cowclip', type: 'bool', default: true, help: 'adaptive column-wise clipping of embedding gradients (--no-cowclip to disable)' },
+  { group: 'Training', name: 'cowclip-ratio', type: 'float', default: 1, min: 0, help: 'CowClip r' },
+  { group: 'Training', name: 'cowclip-zeta', type: 'float', default: 1e-5, min: 0, help: 'CowClip lower bound zeta' },
+  { group: 'Training', name: 'cowclip-form', type: 'string', default: 'paper', choices: ['paper', 'reference'], help: 'threshold form (see README)' },
+  { group: 'Training', name: 'sync', type: 'string', default: 'allreduce', choices: ['allreduce'], help: 'synchronisation strategy' },
+
+  { group: 'Output', name: 'eval-every', type: 'int', default: 0, min: 0, help: 'evaluate every K steps (0: at the end only)' },
+  { group: 'Output', name: 'log-every', type: 'float', default: 5, min: 0, help: 'seconds between progress lines' },
+  { group: 'Output', name: 'save', type: 'string', help: 'write a checkpoint to DIR at the end' },
+  { group: 'Output', name: 'report', type: 'string', help: 'write the run report JSON to FILE' },
+  { group: 'Output', name: 'backend', type: 'string', default: 'auto', choices: ['auto', 'node-gpu', 'node', 'wasm', 'cpu'], help: 'tensor backend' },
+];
+
+export interface TrainConfig {
+  model: 'deepfm' | 'wd' | 'dcn' | 'dcnv2';
+  embedDim: number;
+  mlp: number[];
+  crossLayers: number;
+  lowRank: number;
+  experts: number;
+  embedInitStd: number;
+  data: string;
+  evalData?: string;
+  split: string;
+  minCount: number;
+  numeric: 'log1p' | 'minmax';
+  skipBadLines: boolean;
+  globalBatch: number;
+  epochs: number;
+  steps: number;
+  seed: number;
+  lr: number;
+  lrEmbed: number;
+  l2: number;
+  scaleRule: 'none' | 'linear' | 'sqrt' | 'cowclip';
+  baseBatch: number;
+  warmupSteps?: number;
+  embedUpdate: 'dense' | 'lazy';
+  cowclip: boolean;
+  cowclipRatio: number;
+  cowclipZeta: number;
+  cowclipForm: 'paper' | 'reference';
+  sync: 'allreduce';
+  evalEvery: number;
+  logEvery: number;
+  save?: string;
+  report?: string;
+  backend: string;
+}
+
+export function parseTrainConfig(argv: readonly string[]): TrainConfig {
+  const { flags, rest } = parseFlags(TRAIN_FLAGS, argv);
+  if (rest.length) throw new UserError(`unexpected argument '${rest[0]}'; training options are flags (see --help)`);
+  const mlp = (flags.mlp as string[]).map((s) => {
+    if (!/^\d+$/.test(s) || Number(s) < 1) throw new UserError(`--mlp ${(flags.mlp as string[]).join(',')}: expected positive integers like 400,400,400`);
+    return Number(s);
+  });
+  const cfg = { ...flags, mlp } as unknown as TrainConfig;
+  if (cfg.epochs === 0 && cfg.steps === 0) throw new UserError('--epochs 0 with --steps 0: nothing to train');
+  return cfg;
+}
+
+/** The options that change the maths of training: every rank must agree on them (see topology fingerprint). */
+export function configFingerprint(cfg: TrainConfig): string {
+  const { logEvery: _l, save: _s, report: _r, backend: _b, ...maths } = cfg;
+  return JSON.stringify(maths, Object.keys(maths).sort());
+}
