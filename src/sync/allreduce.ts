@@ -1,0 +1,55 @@
+import type { Communicator } from '../comm/communicator.js';
+import { decodeSparse, encodeSparse, mergeRows, mergeSparse, type SparseGrad } from '../model/merge.js';
+import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
+
+/**
+ * The default strategy: dense gradients summed by ring all-reduce; embedding gradients merged per ID
+ * locally, all-gathered as (ids, counts, rows) and merged again, so CowClip sees global counts.
+ *
+ * Field and first-order gradients share ids and counts, so each (sample, field) is packed as one row of
+ * d + 1 values [field grad | first-order grad]: one merge, one payload, and the bytes on the wire are the
+ * minimum, unique ids x (d + 1) values plus ids and counts.
+ */
+export class AllreduceSync implements SyncStrategy {
+  readonly name = 'allreduce';
+  private packed = new Float32Array(0);
+
+  constructor(
+    private readonly comm: Communicator,
+    private readonly dim: number,
+  ) {}
+
+  async exchange(local: LocalGrads): Promise<GlobalGrads> {
+    const d = this.dim;
+    const n = local.ids.length;
+    const w = d + 1;
+    if (this.packed.length < n * w) this.packed = new Float32Array(n * w);
+    const packed = this.packed;
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < d; k++) packed[i * w + k] = local.emb[i * d + k];
+      packed[i * w + d] = local.linear[i];
+    }
+    const mine = mergeRows(local.ids, null, packed.subarray(0, n * w), w);
+    await this.comm.allreduce(local.dense, 'sum');
+    if (this.comm.size === 1) return { dense: local.dense, ...unpack(mine, d) };
+    const parts = await this.comm.allgatherv(encodeSparse(mine));
+    const merged = mergeSparse(parts.map(decodeSparse), w);
+    return { dense: local.dense, ...unpack(merged, d) };
+  }
+}
+
+/** Splits merged [field | first-order] rows into the two tables' gradients. */
+export function unpack(g: SparseGrad, d: number): { field: SparseGrad; linear: SparseGrad } {
+  const u = g.ids.length;
+  const w = d + 1;
+  const field = new Float32Array(u * d);
+  const linear = new Float32Array(u);
+  for (let j = 0; j < u; j++) {
+    for (let k = 0; k < d; k++) field[j * d + k] = g.rows[j * w + k];
+    linear[j] = g.rows[j * w + d];
+  }
+  return {
+    field: { dim: d, ids: g.ids, counts: g.counts, rows: field },
+    linear: { dim: 1, ids: g.ids, counts: g.counts, rows: linear },
+  };
+}

@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TrainConfig } from '../config/train-config.js';
+import type { LoadedData } from '../data/types.js';
+import { packageVersion } from '../util/version.js';
+import { UserError } from '../util/errors.js';
+import type { Replica } from './trainer.js';
+
+/**
+ * Checkpoint layout (documented in the README): DIR/manifest.json plus one raw little-endian float32
+ * file per tensor, and the vocabulary files. Written into DIR.tmp-PID, fsynced, then renamed over DIR,
+ * so a reader never sees a half-written checkpoint.
+ */
+export interface TensorEntry {
+  name: string;
+  shape: number[];
+  dtype: 'float32';
+  file: string;
+  sha256: string;
+}
+
+export interface Manifest {
+  format: 'ddp-ctr-checkpoint';
+  formatVersion: 1;
+  packageVersion: string;
+  step: number;
+  model: { name: string; config: Replica['model']['config'] };
+  config: TrainConfig;
+  fieldSizes: number[];
+  fieldOffsets: number[];
+  vocabulary: string[];
+  tensors: TensorEntry[];
+}
+
+/** Every tensor of a replica, parameters and optimizer state, by checkpoint name. */
+export function replicaTensors(rep: Replica): { name: string; shape: number[]; data: Float32Array }[] {
+  const out: { name: string; shape: number[]; data: Float32Array }[] = [];
+  for (const p of rep.model.params) out.push({ name: `dense/${p.name}`, shape: p.shape, data: rep.dense.subarray(p.offset, p.offset + p.size) });
+  const { rows, dim } = rep.field;
+  out.push({ name: 'embedding/field', shape: [rows, dim], data: rep.field.weights });
+  out.push({ name: 'embedding/first_order', shape: [rows, 1], data: rep.first.weights });
+  out.push({ name: 'optimizer/dense/m', shape: [rep.dense.length], data: rep.denseAdam.m });
+  out.push({ name: 'optimizer/dense/v', shape: [rep.dense.length], data: rep.denseAdam.v });
+  out.push({ name: 'optimizer/field/m', shape: [rows, dim], data: rep.embed.fieldAdam.m });
+  out.push({ name: 'optimizer/field/v', shape: [rows, dim], data: rep.embed.fieldAdam.v });
+  out.push({ name: 'optimizer/first_order/m', shape: [rows, 1], data: rep.embed.firstAdam.m });
+  out.push({ name: 'optimizer/first_order/v', shape: [rows, 1], data: rep.embed.firstAdam.v });
+  return out;
+}
+
+function littleEndianBytes(a: Float32Array): Uint8Array {
+  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] === 1) return bytes;
+  const swapped = new Uint8Array(bytes.length);
+  for (let i = 0; i < bytes.length; i += 4) {
+    swapped[i] = bytes[i + 3];
+    swapped[i + 1] = bytes[i + 2];
+    swapped[i + 2] = bytes[i + 1];
+    swapped[i + 3] = bytes[i];
+  }
+  return swapped;
+}
+
+async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function saveCheckpoint(dir: string, rep: Replica, cfg: TrainConfig, data: LoadedData): Promise<Manifest> {
+  const tmp = `${dir.replace(/\/+$/, '')}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  const tensors: TensorEntry[] = [];
+  for (const t of replicaTensors(rep)) {
+    const file = `${t.name.replace(/\//g, '.')}.f32`;
+    const bytes = littleEndianBytes(t.data);
+    await writeSynced(join(tmp, file), bytes);
+    tensors.push({ name: t.name, shape: t.shape, dtype: 'float32', file, sha256: createHash('sha256').update(bytes).digest('hex') });
+  }
+  const vocabulary = await data.saveVocabulary(tmp);
+  const manifest: Manifest = {
+    format: 'ddp-ctr-checkpoint',
+    formatVersion: 1,
+    packageVersion: packageVersion(),
+    step: rep.step,
+    model: { name: rep.model.name, config: rep.model.config },
+    config: cfg,
+    fieldSizes: data.fieldSizes,
+    fieldOffsets: data.fieldOffsets,
+    vocabulary,
+    tensors,
+  };
+  await writeSynced(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  // Keep the previous checkpoint until the new one is complete, then swap.
+  const old = `${dir.replace(/\/+$/, '')}.old-${process.pid}`;
+  await rename(dir, old).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e;
+  });
+  await rename(tmp, dir);
+  await rm(old, { recursive: true, force: true });
+  return manifest;
+}
+
+/** Reads a checkpoint's manifest and tensors, verifying sizes and digests. */
+export async function loadCheckpoint(dir: string): Promise<{ manifest: Manifest; tensors: Map<string, Float32Array> }> {
+  const mpath = join(dir, 'manifest.json');
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(await readFile(mpath, 'utf8')) as Manifest;
+  } catch (e) {
+    throw new UserError(`${mpath}: cannot read checkpoint manifest: ${(e as Error).message}`);
+  }
+  if (manifest.format !== 'ddp-ctr-checkpoint') throw new UserError(`${mpath}: not a ddp-ctr checkpoint (format ${String(manifest.format)})`);
+  const tensors = new Map<string, Float32Array>();
+  for (const t of manifest.tensors) {
+    const buf = await readFile(join(dir, t.file));
+    const expected = t.shape.reduce((a, b) => a * b, 1) * 4;
+    if (buf.length !== expected) throw new UserError(`${join(dir, t.file)}: ${buf.length} bytes, expected ${expected} for shape [${t.shape}]`);
+    if (createHash('sha256').update(buf).digest('hex') !== t.sha256) throw new UserError(`${join(dir, t.file)}: checksum mismatch (file corrupted)`);
+    const copy = new Float32Array(expected / 4);
+    new Uint8Array(copy.buffer).set(buf);
+    tensors.set(t.name, copy);
+  }
+  return { manifest, tensors };
+}

@@ -1,0 +1,62 @@
+import type { TrainConfig } from '../config/train-config.js';
+import type { LoadedData } from '../data/types.js';
+import type { TrainResult } from './trainer.js';
+
+/** The `--report FILE` JSON: one object per run, the same keys for every model, data set and world size. */
+export interface RunReport {
+  worldSize: number;
+  model: string;
+  sync: string;
+  backend: string;
+  data: string;
+  globalBatch: number;
+  steps: number;
+  epochs: number;
+  samplesPerSec: number;
+  wallSeconds: number;
+  trainSeconds: number;
+  train: { logloss: number; lastLogloss: number };
+  eval: { auc: number; logloss: number; rows: number };
+  oracle: { auc: number; logloss: number } | null;
+  history: { step: number; auc: number; logloss: number }[];
+  skippedLines: number;
+  clipFraction: { mean: number; last: number };
+  paramChecksums: string[];
+  /** Rank 0's split of the step time, seconds over the whole run. */
+  stepTime: { compute: number; comm: number; data: number; update: number };
+  bytes: { sent: number; received: number };
+  hyper: { lrDense: number; lrEmbed: number; l2: number; warmupSteps: number };
+  config: TrainConfig;
+}
+
+export function buildReport(
+  cfg: TrainConfig,
+  data: LoadedData,
+  r: TrainResult,
+  ctx: { worldSize: number; backend: string; checksums: string[] },
+): RunReport {
+  return {
+    worldSize: ctx.worldSize,
+    model: cfg.model,
+    sync: cfg.sync,
+    backend: ctx.backend,
+    data: data.description,
+    globalBatch: cfg.globalBatch,
+    steps: r.steps,
+    epochs: r.epochs,
+    samplesPerSec: r.samplesPerSec,
+    wallSeconds: r.wallSeconds,
+    trainSeconds: r.trainSeconds,
+    train: r.train,
+    eval: r.eval,
+    oracle: data.oracle ?? null,
+    history: r.history,
+    skippedLines: data.skippedLines,
+    clipFraction: r.clipFraction,
+    paramChecksums: ctx.checksums,
+    stepTime: r.time,
+    bytes: r.bytes,
+    hyper: r.replica.hyper,
+    config: cfg,
+  };
+}

@@ -1,0 +1,237 @@
+import { createHash } from 'node:crypto';
+import type { Communicator } from '../comm/communicator.js';
+import type { TrainConfig } from '../config/train-config.js';
+import type { LoadedData, EncodedData } from '../data/types.js';
+import { auc, logloss } from '../metrics/auc.js';
+import { allocBatch, fillBatch } from '../model/batch.js';
+import { EmbeddingTable } from '../model/embedding.js';
+import { createModel, initDense } from '../model/registry.js';
+import { GradientComputer } from '../model/step.js';
+import type { CtrModel } from '../model/types.js';
+import { Adam } from '../optim/adam.js';
+import { EmbeddingUpdater } from '../optim/embed-update.js';
+import { denseLrAt, resolveHyper, type Hyper } from '../optim/schedule.js';
+import { AllreduceSync } from '../sync/allreduce.js';
+import { Rng } from '../util/rng.js';
+import { BatchPlan, shardRange } from './batches.js';
+import { Progress } from './progress.js';
+
+/** Everything a replica holds: the parameters and their optimizer state, all plain Float32Arrays. */
+export interface Replica {
+  model: CtrModel;
+  dense: Float32Array;
+  denseAdam: Adam;
+  field: EmbeddingTable;
+  first: EmbeddingTable;
+  embed: EmbeddingUpdater;
+  hyper: Hyper;
+  step: number;
+}
+
+export interface EvalResult {
+  auc: number;
+  logloss: number;
+  rows: number;
+}
+
+export interface TrainResult {
+  replica: Replica;
+  steps: number;
+  epochs: number;
+  wallSeconds: number;
+  trainSeconds: number;
+  samplesPerSec: number;
+  train: { logloss: number; lastLogloss: number };
+  eval: EvalResult;
+  history: { step: number; auc: number; logloss: number }[];
+  clipFraction: { mean: number; last: number };
+  time: { compute: number; comm: number; data: number; update: number };
+  bytes: { sent: number; received: number };
+}
+
+export function buildReplica(cfg: TrainConfig, data: LoadedData): Replica {
+  const model = createModel(cfg.model, {
+    numFields: data.train.numCategorical,
+    numNumeric: data.train.numNumeric,
+    embedDim: cfg.embedDim,
+    mlp: cfg.mlp,
+    crossLayers: cfg.crossLayers,
+    lowRank: cfg.lowRank,
+    experts: cfg.experts,
+  });
+  // Every rank draws the same initial values from the seed: replicas start identical without a broadcast.
+  const dense = initDense(model, new Rng(cfg.seed, 1));
+  const field = EmbeddingTable.normal(data.totalRows, cfg.embedDim, cfg.embedInitStd, new Rng(cfg.seed, 2));
+  const first = new EmbeddingTable(data.totalRows, 1);
+  const stepsPerEpoch = Math.ceil(data.train.rows / cfg.globalBatch);
+  const hyper = resolveHyper({
+    rule: cfg.scaleRule,
+    globalBatch: cfg.globalBatch,
+    baseBatch: cfg.baseBatch,
+    lr: cfg.lr,
+    lrEmbed: cfg.lrEmbed,
+    l2: cfg.l2,
+    warmupSteps: cfg.warmupSteps,
+    stepsPerEpoch,
+  });
+  const embed = new EmbeddingUpdater(field, first, {
+    mode: cfg.embedUpdate,
+    lr: hyper.lrEmbed,
+    lambda: hyper.l2,
+    clip: cfg.cowclip,
+    ratio: cfg.cowclipRatio,
+    zeta: cfg.cowclipZeta,
+    form: cfg.cowclipForm,
+  });
+  return { model, dense, denseAdam: new Adam(model.numDense), field, first, embed, hyper, step: 0 };
+}
+
+/** Total optimizer steps of the run: --steps, else --epochs passes (rounded up to whole steps). */
+export function plannedSteps(cfg: TrainConfig, trainRows: number): number {
+  if (cfg.steps > 0) return cfg.steps;
+  return Math.max(1, Math.ceil(cfg.epochs * Math.ceil(trainRows / cfg.globalBatch)));
+}
+
+export async function train(
+  cfg: TrainConfig,
+  data: LoadedData,
+  comm: Communicator,
+  log: (msg: string) => void,
+): Promise<TrainResult> {
+  const t0 = performance.now();
+  const rep = buildReplica(cfg, data);
+  const { model } = rep;
+  const { rank, size } = comm;
+  const F = data.train.numCategorical;
+  const d = cfg.embedDim;
+  const plan = new BatchPlan(data.train.rows, cfg.globalBatch, cfg.seed);
+  const total = plannedSteps(cfg, data.train.rows);
+  const localCap = Math.ceil(cfg.globalBatch / size);
+  const batch = allocBatch(localCap, model.config);
+  const grads = new GradientComputer(model, localCap);
+  const sync = new AllreduceSync(comm, d);
+  const lossBuf = new Float32Array(2);
+  const time = { compute: 0, comm: 0, data: 0, update: 0 };
+  const history: TrainResult['history'] = [];
+  let lossSum = 0;
+  let lossRows = 0;
+  let windowLoss = 0;
+  let windowRows = 0;
+  let clipSum = 0;
+  let clipLast = 0;
+  const progress = new Progress(total, cfg.logEvery, rank === 0 ? log : () => {});
+  if (rank === 0) {
+    log(
+      `model ${model.name}: ${model.numDense.toLocaleString('en')} dense + ${(data.totalRows * (d + 1)).toLocaleString('en')} embedding params; ` +
+        `global batch ${cfg.globalBatch} over ${size} rank(s); ${total} steps (${plan.stepsPerEpoch} per epoch); ` +
+        `lr dense ${rep.hyper.lrDense.toExponential(2)} (warmup ${rep.hyper.warmupSteps}), lr embed ${rep.hyper.lrEmbed.toExponential(2)}, ` +
+        `L2 ${rep.hyper.l2.toExponential(2)}, CowClip ${cfg.cowclip ? `on (${cfg.cowclipForm}, r=${cfg.cowclipRatio}, zeta=${cfg.cowclipZeta})` : 'off'}, ` +
+        `embedding update ${cfg.embedUpdate}`,
+    );
+  }
+  const tTrain = performance.now();
+  for (let step = 0; step < total; step++) {
+    let t = performance.now();
+    const rows = plan.globalRows(step);
+    const [from, to] = shardRange(rows.length, rank, size);
+    fillBatch(batch, data.train, from, to - from, rep.field, rep.first, rows);
+    time.data += performance.now() - t;
+
+    t = performance.now();
+    const out = grads.compute(rep.dense, batch, rows.length);
+    time.compute += performance.now() - t;
+
+    t = performance.now();
+    const global = await sync.exchange({
+      dense: out.gradDense,
+      ids: batch.ids.subarray(0, batch.size * F),
+      emb: out.gradEmb,
+      linear: out.gradLinear,
+    });
+    lossBuf[0] = out.lossSum;
+    lossBuf[1] = batch.size;
+    await comm.allreduce(lossBuf, 'sum');
+    time.comm += performance.now() - t;
+
+    t = performance.now();
+    rep.step = step + 1;
+    rep.denseAdam.updateDense(rep.dense, global.dense, denseLrAt(rep.hyper, step), rep.step);
+    const stats = rep.embed.update(global.field, global.linear, rep.step);
+    time.update += performance.now() - t;
+
+    clipLast = stats.rowsInBatch ? stats.rowsClipped / stats.rowsInBatch : 0;
+    clipSum += clipLast;
+    lossSum += lossBuf[0];
+    lossRows += lossBuf[1];
+    windowLoss += lossBuf[0];
+    windowRows += lossBuf[1];
+    if (!Number.isFinite(lossBuf[0])) {
+      throw new Error(`step ${step + 1}: training loss is ${lossBuf[0]} (diverged); lower --lr / --lr-embed`);
+    }
+    const evalNow = cfg.evalEvery > 0 && (step + 1) % cfg.evalEvery === 0 && step + 1 < total;
+    if (progress.due(step + 1) || evalNow) {
+      progress.report(step + 1, `epoch ${((step + 1) / plan.stepsPerEpoch).toFixed(2)} loss ${(windowLoss / windowRows).toFixed(4)} clip ${(clipLast * 100).toFixed(2)}%`, (step + 1) * cfg.globalBatch);
+      windowLoss = windowRows = 0;
+    }
+    if (evalNow) {
+      const e = await evaluate(rep, data.eval, comm, localCap);
+      history.push({ step: step + 1, auc: e.auc, logloss: e.logloss });
+      if (rank === 0) log(`eval at step ${step + 1}: auc ${e.auc.toFixed(4)} logloss ${e.logloss.toFixed(4)}`);
+    }
+  }
+  const trainSeconds = (performance.now() - tTrain) / 1000;
+  const ev = await evaluate(rep, data.eval, comm, localCap);
+  history.push({ step: total, auc: ev.auc, logloss: ev.logloss });
+  const samples = Math.min(total * cfg.globalBatch, lossRows);
+  return {
+    replica: rep,
+    steps: total,
+    epochs: lossRows / data.train.rows,
+    wallSeconds: (performance.now() - t0) / 1000,
+    trainSeconds,
+    samplesPerSec: samples / trainSeconds,
+    train: { logloss: lossSum / lossRows, lastLogloss: windowRows ? windowLoss / windowRows : lossSum / lossRows },
+    eval: ev,
+    history,
+    clipFraction: { mean: clipSum / total, last: clipLast },
+    time: { compute: time.compute / 1000, comm: time.comm / 1000, data: time.data / 1000, update: time.update / 1000 },
+    bytes: { sent: comm.stats.bytesSent, received: comm.stats.bytesReceived },
+  };
+}
+
+/**
+ * Each rank scores its contiguous shard of the eval rows; the scores are gathered so AUC and logloss
+ * are exact over the whole set, identical on every rank.
+ */
+export async function evaluate(rep: Replica, data: EncodedData, comm: Communicator, maxBatch: number): Promise<EvalResult> {
+  const [from, to] = shardRange(data.rows, comm.rank, comm.size);
+  const probs = new Float32Array(to - from);
+  const grads = new GradientComputer(rep.model, Math.max(1, Math.min(maxBatch * 4, 8192)));
+  const shard: EncodedData = {
+    ...data,
+    rows: to - from,
+    labels: data.labels.subarray(from, to),
+    numeric: data.numeric.subarray(from * data.numNumeric, to * data.numNumeric),
+    ids: data.ids.subarray(from * data.numCategorical, to * data.numCategorical),
+  };
+  if (shard.rows > 0) grads.predictData(rep.dense, rep.field, rep.first, shard, probs);
+  let all = probs;
+  if (comm.size > 1) {
+    const parts = await comm.allgatherv(new Uint8Array(probs.buffer, probs.byteOffset, probs.byteLength));
+    all = new Float32Array(data.rows);
+    let at = 0;
+    for (const p of parts) {
+      const f = new Float32Array(p.buffer, p.byteOffset, p.byteLength / 4);
+      all.set(f, at);
+      at += f.length;
+    }
+  }
+  return { auc: auc(data.labels, all), logloss: logloss(data.labels, all), rows: data.rows };
+}
+
+/** One hex digest over every parameter's bytes (dense, field table, first-order table), in that order. */
+export function paramChecksum(rep: Replica): string {
+  const h = createHash('sha256');
+  for (const a of [rep.dense, rep.field.weights, rep.first.weights]) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return h.digest('hex').slice(0, 16);
+}

@@ -1,0 +1,77 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { describeChoice, selectBackend } from '../backend/select.js';
+import { LocalCommunicator } from '../comm/local.js';
+import type { Communicator } from '../comm/communicator.js';
+import { parseTrainConfig } from '../config/train-config.js';
+import { loadData } from '../data/load.js';
+import { UserError } from '../util/errors.js';
+import { saveCheckpoint } from './checkpoint.js';
+import { formatSeconds } from './progress.js';
+import { buildReport } from './report.js';
+import { paramChecksum, train } from './trainer.js';
+
+/**
+ * One training rank. Started by `ddp-launch` (or mpirun/srun), it reads its rank from the environment,
+ * joins the others, trains its replica and, on rank 0, writes the report and checkpoint.
+ */
+async function main(argv: string[]): Promise<void> {
+  // Started by ddp-launch: if the launcher dies (even by SIGKILL) the IPC channel closes; never linger.
+  if (process.send) process.on('disconnect', () => process.exit(1));
+  const cfg = parseTrainConfig(argv);
+  const log = (msg: string) => console.log(msg);
+  const worldSize = Number(process.env.WORLD_SIZE ?? '1');
+  const comm: Communicator = worldSize > 1 ? await connect() : new LocalCommunicator();
+  const choice = await selectBackend({ forced: cfg.backend });
+  if (comm.rank === 0) log(describeChoice(choice));
+
+  const t = performance.now();
+  const data = await loadData({
+    data: cfg.data,
+    evalData: cfg.evalData,
+    split: cfg.split,
+    seed: cfg.seed,
+    minCount: cfg.minCount,
+    numericTransform: cfg.numeric,
+    skipBadLines: cfg.skipBadLines,
+    onProgress: comm.rank === 0 ? log : undefined,
+  });
+  if (comm.rank === 0) log(`data: ${data.description} (${formatSeconds((performance.now() - t) / 1000)})`);
+
+  const result = await train(cfg, data, comm, log);
+  const mine = new TextEncoder().encode(paramChecksum(result.replica));
+  const checksums = (await comm.allgatherv(mine)).map((b) => new TextDecoder().decode(b));
+  if (comm.rank === 0) {
+    const oracle = data.oracle ? ` (oracle auc ${data.oracle.auc.toFixed(4)} logloss ${data.oracle.logloss.toFixed(4)})` : '';
+    log(
+      `done: ${result.steps} steps in ${formatSeconds(result.trainSeconds)}, ${Math.round(result.samplesPerSec).toLocaleString('en')} samples/s; ` +
+        `eval auc ${result.eval.auc.toFixed(4)} logloss ${result.eval.logloss.toFixed(4)} on ${result.eval.rows} rows${oracle}; ` +
+        `clipped ${(result.clipFraction.mean * 100).toFixed(3)}% of batch rows`,
+    );
+    if (new Set(checksums).size > 1) log(`warning: replicas differ: ${checksums.join(' ')}`);
+    if (cfg.report) {
+      const report = buildReport(cfg, data, result, { worldSize: comm.size, backend: choice.name, checksums });
+      await mkdir(dirname(cfg.report), { recursive: true });
+      await writeFile(cfg.report, JSON.stringify(report, null, 2) + '\n');
+      log(`report written to ${cfg.report}`);
+    }
+    if (cfg.save) {
+      const m = await saveCheckpoint(cfg.save, result.replica, cfg, data);
+      log(`checkpoint (step ${m.step}, ${m.tensors.length} tensors) written to ${cfg.save}`);
+    }
+  }
+  await comm.barrier();
+  await comm.close();
+}
+
+async function connect(): Promise<Communicator> {
+  throw new UserError('WORLD_SIZE > 1: multi-process training needs the ZeroMQ communicator (not built yet)');
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof UserError ? `error: ${err.message}` : err);
+    process.exit(err instanceof UserError ? 2 : 1);
+  },
+);
