@@ -1,5 +1,6 @@
 import { parseFlags, type FlagSpec } from './flags.js';
 import { UserError } from '../util/errors.js';
+import { DEFAULT_MIN_COUNT, DEFAULT_SPLIT } from '../data/load.js';
 
 /** Every flag a training worker understands; `ddp-launch` forwards them unchanged to each rank. */
 export const TRAIN_FLAGS: readonly FlagSpec[] = [
@@ -13,8 +14,8 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
 
   { group: 'Data', name: 'data', type: 'string', default: 'synthetic', help: 'synthetic[:spec] | criteo:PATH | avazu:PATH (plain or .gz)' },
   { group: 'Data', name: 'eval-data', type: 'string', help: 'separate test file, KIND:PATH (the split is then not applied)' },
-  { group: 'Data', name: 'split', type: 'string', default: 'random:0.1', help: 'random:F (seeded) or sequential:F (last fraction F is test)' },
-  { group: 'Data', name: 'min-count', type: 'int', default: 1, min: 1, help: 'IDs seen fewer times in train map to the field OOV row' },
+  { group: 'Data', name: 'split', type: 'string', default: DEFAULT_SPLIT, help: 'random:F (seeded) or sequential:F (last fraction F is test)' },
+  { group: 'Data', name: 'min-count', type: 'int', default: DEFAULT_MIN_COUNT, min: 1, help: 'IDs seen fewer times in train map to the field OOV row' },
   { group: 'Data', name: 'numeric', type: 'string', default: 'log1p', choices: ['log1p', 'minmax'], help: 'numeric feature transform' },
   { group: 'Data', name: 'skip-bad-lines', type: 'bool', default: false, help: 'skip and count malformed lines instead of failing' },
 
@@ -22,8 +23,8 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   { group: 'Training', name: 'epochs', type: 'float', default: 1, min: 0, help: 'passes over the training split' },
   { group: 'Training', name: 'steps', type: 'int', default: 0, min: 0, help: 'stop after this many steps (0: run --epochs)' },
   { group: 'Training', name: 'seed', type: 'int', default: 42, help: 'seed of data order, init and synthetic data' },
-  { group: 'Training', name: 'lr', type: 'float', default: 8e-4, min: 0, help: 'dense Adam learning rate at --base-batch' },
-  { group: 'Training', name: 'lr-embed', type: 'float', default: 1e-4, min: 0, help: 'embedding Adam learning rate at --base-batch' },
+  { group: 'Training', name: 'lr', type: 'float', default: 1e-3, min: 0, help: 'dense Adam learning rate at --base-batch' },
+  { group: 'Training', name: 'lr-embed', type: 'float', default: 3e-3, min: 0, help: 'embedding Adam learning rate at --base-batch' },
   { group: 'Training', name: 'l2', type: 'float', default: 1e-5, min: 0, help: 'embedding L2 lambda at --base-batch' },
   { group: 'Training', name: 'scale-rule', type: 'string', default: 'cowclip', choices: ['none', 'linear', 'sqrt', 'cowclip'], help: 'how lr/L2 scale with the global batch' },
   { group: 'Training', name: 'base-batch', type: 'int', default: 1024, min: 1, help: 'batch the learning rates are given for' },

@@ -12,6 +12,8 @@ export interface RawChunk {
   numeric: Float64Array;
   /** [rows * numCategorical], exact integer token keys (< 2^53); MISSING_KEY marks a missing value. */
   keys: Float64Array;
+  /** [rows], 1-based line number of each row in its source file (file readers set it; it keys the random split). */
+  lines?: Float64Array;
 }
 
 /** Key of an empty categorical cell: missing is a token of its own, like Criteo's "-1". */

@@ -1,0 +1,180 @@
+/**
+ * Per-ID merging of embedding-row gradients. The same function de-duplicates one worker's batch and
+ * merges the payloads all-gathered from N workers, so CowClip always sees global counts and summed rows.
+ * Summation order is fixed (by input position within an id), so every rank merging the same input gets
+ * bit-identical output.
+ */
+
+/** Gradient rows of an embedding table, one per distinct id. */
+export interface SparseGrad {
+  /** Row dimension (kept explicitly so an empty gradient still knows its shape). */
+  dim: number;
+  /** [u] distinct row ids, ascending. */
+  ids: Int32Array;
+  /** [u] occurrences of each id in the (global) batch. */
+  counts: Float32Array;
+  /** [u * dim] summed gradient rows, row-major, aligned with ids. */
+  rows: Float32Array;
+}
+
+/** Radix digit width: 3 passes cover 31-bit ids, 2 passes cover tables under 4.2M rows. */
+const DIGIT_BITS = 11;
+const DIGIT_MASK = (1 << DIGIT_BITS) - 1;
+
+/**
+ * Permutation of 0..n-1 sorting ids ascending, ties kept in input order (LSD radix sort is stable),
+ * which is what makes the merge's summation order deterministic. O(n) per digit, no comparator calls.
+ */
+function stableOrder(ids: Int32Array): Int32Array {
+  const n = ids.length;
+  let max = 0;
+  for (let i = 0; i < n; i++) {
+    const id = ids[i];
+    if (id < 0) throw new RangeError(`merge: negative id ${id} at position ${i}`);
+    if (id > max) max = id;
+  }
+  let order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  if (n < 2) return order;
+  let next = new Int32Array(n);
+  const start = new Int32Array(DIGIT_MASK + 1);
+  for (let shift = 0; shift < 32 && max >>> shift !== 0; shift += DIGIT_BITS) {
+    start.fill(0);
+    for (let i = 0; i < n; i++) start[(ids[order[i]] >>> shift) & DIGIT_MASK]++;
+    let sum = 0;
+    for (let b = 0; b <= DIGIT_MASK; b++) {
+      const c = start[b];
+      start[b] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const p = order[i];
+      next[start[(ids[p] >>> shift) & DIGIT_MASK]++] = p;
+    }
+    const t = order;
+    order = next;
+    next = t;
+  }
+  return order;
+}
+
+/**
+ * Merges n rows addressed by ids[i] (rows[i*dim ..]) into one row per distinct id: rows summed and
+ * counts summed (counts null: each occurrence counts 1). Output ids ascending.
+ */
+export function mergeRows(
+  ids: Int32Array,
+  counts: Float32Array | Int32Array | null,
+  rows: Float32Array,
+  dim: number,
+): SparseGrad {
+  const n = ids.length;
+  if (!Number.isInteger(dim) || dim < 1) throw new RangeError(`merge: bad dim ${dim}`);
+  if (rows.length < n * dim) throw new RangeError(`merge: ${rows.length} row values for ${n} ids x ${dim}`);
+  if (counts !== null && counts.length < n) throw new RangeError(`merge: ${counts.length} counts for ${n} ids`);
+  const order = stableOrder(ids);
+
+  let unique = 0;
+  for (let k = 0, prev = -1; k < n; k++) {
+    const id = ids[order[k]];
+    if (id !== prev) {
+      unique++;
+      prev = id;
+    }
+  }
+
+  const outIds = new Int32Array(unique);
+  const outCounts = new Float32Array(unique);
+  const outRows = new Float32Array(unique * dim);
+  let j = -1;
+  for (let k = 0, prev = -1; k < n; k++) {
+    const p = order[k];
+    const id = ids[p];
+    const src = p * dim;
+    if (id !== prev) {
+      j++;
+      prev = id;
+      outIds[j] = id;
+      const dst = j * dim;
+      for (let c = 0; c < dim; c++) outRows[dst + c] = rows[src + c];
+    } else {
+      const dst = j * dim;
+      for (let c = 0; c < dim; c++) outRows[dst + c] += rows[src + c];
+    }
+    outCounts[j] += counts === null ? 1 : counts[p];
+  }
+  return { dim, ids: outIds, counts: outCounts, rows: outRows };
+}
+
+/**
+ * Merges several SparseGrads of one table (e.g. every rank's payload, in rank order) into one.
+ * Concatenation in the given order followed by mergeRows keeps the result identical on every rank.
+ */
+export function mergeSparse(grads: readonly SparseGrad[], dim: number): SparseGrad {
+  let n = 0;
+  for (const g of grads) {
+    if (g.dim !== dim) throw new RangeError(`mergeSparse: payload of dim ${g.dim}, expected ${dim}`);
+    n += g.ids.length;
+  }
+  const ids = new Int32Array(n);
+  const counts = new Float32Array(n);
+  const rows = new Float32Array(n * dim);
+  let at = 0;
+  for (const g of grads) {
+    ids.set(g.ids, at);
+    counts.set(g.counts, at);
+    rows.set(g.rows, at * dim);
+    at += g.ids.length;
+  }
+  return mergeRows(ids, counts, rows, dim);
+}
+
+/** 'SPG1' read as a little-endian uint32; a payload from a machine of the other endianness fails this. */
+const MAGIC = 0x31475053;
+/** magic, unique ids, dim, reserved: 16 bytes keep every section 4-byte (and the header 16-byte) aligned. */
+const HEADER_BYTES = 16;
+
+/** Bytes encodeSparse produces for u rows of dimension dim. */
+export function encodedSize(unique: number, dim: number): number {
+  return HEADER_BYTES + 4 * unique * (2 + dim);
+}
+
+/** One contiguous payload: header, ids (int32), counts (float32), rows (float32), in platform byte order. */
+export function encodeSparse(g: SparseGrad): Uint8Array {
+  const u = g.ids.length;
+  if (g.counts.length !== u || g.rows.length !== u * g.dim) {
+    throw new RangeError(`encodeSparse: ${u} ids, ${g.counts.length} counts, ${g.rows.length} row values`);
+  }
+  const buf = new ArrayBuffer(encodedSize(u, g.dim));
+  const header = new Uint32Array(buf, 0, 4);
+  header[0] = MAGIC;
+  header[1] = u;
+  header[2] = g.dim;
+  new Int32Array(buf, HEADER_BYTES, u).set(g.ids);
+  new Float32Array(buf, HEADER_BYTES + 4 * u, u).set(g.counts);
+  new Float32Array(buf, HEADER_BYTES + 8 * u, u * g.dim).set(g.rows);
+  return new Uint8Array(buf);
+}
+
+/**
+ * Inverse of encodeSparse. The result views the input's memory when it is 4-byte aligned (no copy),
+ * so the caller must not reuse the input buffer while the SparseGrad is alive.
+ */
+export function decodeSparse(bytes: Uint8Array): SparseGrad {
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  if (aligned.byteLength < HEADER_BYTES) throw new Error(`decodeSparse: ${aligned.byteLength}-byte payload is too short`);
+  const header = new Uint32Array(aligned.buffer, aligned.byteOffset, 4);
+  if (header[0] !== MAGIC) throw new Error(`decodeSparse: bad magic 0x${header[0].toString(16)}`);
+  const u = header[1];
+  const dim = header[2];
+  if (dim < 1 || aligned.byteLength !== encodedSize(u, dim)) {
+    throw new Error(`decodeSparse: ${aligned.byteLength} bytes do not hold ${u} rows of dim ${dim}`);
+  }
+  const base = aligned.byteOffset + HEADER_BYTES;
+  return {
+    dim,
+    ids: new Int32Array(aligned.buffer, base, u),
+    counts: new Float32Array(aligned.buffer, base + 4 * u, u),
+    rows: new Float32Array(aligned.buffer, base + 8 * u, u * dim),
+  };
+}

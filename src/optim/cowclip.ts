@@ -1,0 +1,99 @@
+/**
+ * CowClip (Zheng et al., AAAI 2023): clip each embedding row's gradient to a threshold proportional to
+ * the ID's count in the (global) batch and to the row's own norm. See /work/shared/COWCLIP.md.
+ *   paper:     t_j = cnt_j * max(r * ||W_j||, zeta)
+ *   reference: t_j = r * cnt_j * max(||W_j||, r * sqrt(d) * zeta)     (bytedance/LargeBatchCTR)
+ *   g_j <- g_j * min(1, t_j / ||g_j||), g_j unchanged when ||g_j|| = 0.
+ */
+
+export interface CowClipOptions {
+  /** r */
+  ratio: number;
+  /** zeta, the lower bound that keeps near-zero rows trainable. */
+  zeta: number;
+  form?: 'paper' | 'reference';
+}
+
+/**
+ * Both forms as t = cnt * max(r * ||W||, floor): the reference form's r * max(||W||, r sqrt(d) zeta)
+ * equals max(r ||W||, r^2 sqrt(d) zeta) for r >= 0.
+ */
+function thresholdFloor(opts: CowClipOptions, dim: number): number {
+  const { ratio, zeta } = opts;
+  if (!(ratio >= 0) || !(zeta >= 0)) throw new RangeError(`cowclip: ratio and zeta must be >= 0, got ${ratio}, ${zeta}`);
+  const form = opts.form ?? 'paper';
+  if (form === 'paper') return zeta;
+  if (form === 'reference') return ratio * ratio * Math.sqrt(dim) * zeta;
+  throw new RangeError(`cowclip: unknown form ${String(form)}`);
+}
+
+/** The per-row kernel: clips grads[gOff .. gOff+dim) against weights[wOff ..]; true when it scaled. */
+function clipRow(
+  weights: Float32Array,
+  wOff: number,
+  grads: Float32Array,
+  gOff: number,
+  dim: number,
+  count: number,
+  ratio: number,
+  floor: number,
+): boolean {
+  let ww = 0;
+  let gg = 0;
+  for (let k = 0; k < dim; k++) {
+    const w = weights[wOff + k];
+    const g = grads[gOff + k];
+    ww += w * w;
+    gg += g * g;
+  }
+  const gNorm = Math.sqrt(gg);
+  const t = count * Math.max(ratio * Math.sqrt(ww), floor);
+  if (!(gNorm > t)) return false; // also covers ||g|| = 0
+  const scale = t / gNorm;
+  for (let k = 0; k < dim; k++) grads[gOff + k] *= scale;
+  return true;
+}
+
+/**
+ * Clips aligned rows in place: row i of grads against row i of weights with counts[i]
+ * (n = counts.length rows). Returns the number of rows clipped.
+ */
+export function cowclip(weights: Float32Array, grads: Float32Array, counts: ArrayLike<number>, dim: number, opts: CowClipOptions): number {
+  const n = counts.length;
+  if (weights.length < n * dim || grads.length < n * dim) {
+    throw new RangeError(`cowclip: ${weights.length} weights / ${grads.length} grads for ${n} rows x ${dim}`);
+  }
+  const floor = thresholdFloor(opts, dim);
+  let clipped = 0;
+  for (let i = 0; i < n; i++) {
+    if (clipRow(weights, i * dim, grads, i * dim, dim, counts[i], opts.ratio, floor)) clipped++;
+  }
+  return clipped;
+}
+
+/**
+ * Clips packed gradient rows in place against rows of a full table: grads row i belongs to table row
+ * ids[i] (as in a merged SparseGrad), so no weights need gathering. Returns the number of rows clipped.
+ */
+export function cowclipIndexed(
+  table: Float32Array,
+  ids: ArrayLike<number>,
+  grads: Float32Array,
+  counts: ArrayLike<number>,
+  dim: number,
+  opts: CowClipOptions,
+): number {
+  const n = ids.length;
+  if (counts.length < n || grads.length < n * dim) {
+    throw new RangeError(`cowclipIndexed: ${counts.length} counts / ${grads.length} grads for ${n} rows x ${dim}`);
+  }
+  const rows = table.length / dim;
+  const floor = thresholdFloor(opts, dim);
+  let clipped = 0;
+  for (let i = 0; i < n; i++) {
+    const id = ids[i];
+    if (!(id >= 0 && id < rows)) throw new RangeError(`cowclipIndexed: id ${id} outside table of ${rows} rows`);
+    if (clipRow(table, id * dim, grads, i * dim, dim, counts[i], opts.ratio, floor)) clipped++;
+  }
+  return clipped;
+}

@@ -1,0 +1,117 @@
+/**
+ * One step of the embedding update from the merged (global) batch gradients of the field table (d-dim,
+ * CowClip-ed) and of the first-order table (1-dim, never clipped). Order per COWCLIP.md: L2, then
+ * CowClip, then Adam.
+ *   dense: L2 gradient 2*lambda*W on EVERY row, rows absent from the batch clipped with count 1, Adam
+ *          over the whole table (the reference behaviour; O(table) per step).
+ *   lazy:  L2, CowClip and Adam only on the rows present in the batch (O(batch rows) per step).
+ */
+import type { EmbeddingTable } from '../model/embedding.js';
+import type { SparseGrad } from '../model/merge.js';
+import { Adam, type AdamOptions } from './adam.js';
+import { type CowClipOptions, cowclip, cowclipIndexed } from './cowclip.js';
+
+export type EmbedUpdateMode = 'dense' | 'lazy';
+
+export interface EmbedUpdateOptions extends CowClipOptions {
+  mode: EmbedUpdateMode;
+  /** Embedding learning rate (fixed under the CowClip scaling rule). */
+  lr: number;
+  /** L2 coefficient lambda of the loss term lambda * ||W||^2 (gradient 2 * lambda * W). */
+  lambda: number;
+  /** CowClip on the field table; off gives plain (L2 +) Adam. */
+  clip: boolean;
+  adam?: AdamOptions;
+}
+
+export interface EmbedUpdateStats {
+  /** Distinct field-table rows in the batch. */
+  rowsInBatch: number;
+  /** How many of those CowClip scaled down (absent rows are not counted). */
+  rowsClipped: number;
+}
+
+export class EmbeddingUpdater {
+  /** Optimizer state of each table, exposed for checkpointing. */
+  readonly fieldAdam: Adam;
+  readonly firstAdam: Adam;
+  /** Dense mode only: whole-table gradients and the count-1 vector of absent rows. */
+  private readonly fieldScratch: Float32Array;
+  private readonly firstScratch: Float32Array;
+  private readonly ones: Float32Array;
+
+  constructor(
+    readonly field: EmbeddingTable,
+    readonly first: EmbeddingTable,
+    readonly options: EmbedUpdateOptions,
+  ) {
+    if (first.dim !== 1 || first.rows !== field.rows) {
+      throw new RangeError(`EmbeddingUpdater: first-order table [${first.rows}, ${first.dim}] must be [${field.rows}, 1]`);
+    }
+    if (options.mode !== 'dense' && options.mode !== 'lazy') throw new RangeError(`EmbeddingUpdater: unknown mode ${String(options.mode)}`);
+    this.fieldAdam = new Adam(field.weights.length, options.adam);
+    this.firstAdam = new Adam(first.weights.length, options.adam);
+    const dense = options.mode === 'dense';
+    this.fieldScratch = new Float32Array(dense ? field.weights.length : 0);
+    this.firstScratch = new Float32Array(dense ? first.weights.length : 0);
+    this.ones = new Float32Array(dense && options.clip ? field.rows : 0).fill(1);
+  }
+
+  /**
+   * Applies step t (1-based, for Adam's bias correction). The gradients' rows are modified in place
+   * (L2 added, clipped), so pass merge outputs the caller does not need afterwards.
+   */
+  update(fieldGrad: SparseGrad, firstGrad: SparseGrad, t: number): EmbedUpdateStats {
+    const { field, first, options } = this;
+    if (fieldGrad.dim !== field.dim || firstGrad.dim !== 1) {
+      throw new RangeError(`EmbeddingUpdater: gradient dims ${fieldGrad.dim}/${firstGrad.dim}, tables ${field.dim}/1`);
+    }
+    addL2(field, fieldGrad, options.lambda);
+    addL2(first, firstGrad, options.lambda);
+    const rowsClipped = options.clip ? cowclipIndexed(field.weights, fieldGrad.ids, fieldGrad.rows, fieldGrad.counts, field.dim, options) : 0;
+
+    if (options.mode === 'lazy') {
+      this.fieldAdam.updateRows(field.weights, fieldGrad.ids, fieldGrad.rows, field.dim, options.lr, t);
+      this.firstAdam.updateRows(first.weights, firstGrad.ids, firstGrad.rows, 1, options.lr, t);
+    } else {
+      // Absent rows: gradient = L2 alone, clipped with count 1; batch rows then overwritten by their final rows.
+      fillL2(this.fieldScratch, field.weights, options.lambda);
+      if (options.clip) cowclip(field.weights, this.fieldScratch, this.ones, field.dim, options);
+      scatter(this.fieldScratch, fieldGrad);
+      this.fieldAdam.updateDense(field.weights, this.fieldScratch, options.lr, t);
+      fillL2(this.firstScratch, first.weights, options.lambda);
+      scatter(this.firstScratch, firstGrad);
+      this.firstAdam.updateDense(first.weights, this.firstScratch, options.lr, t);
+    }
+    return { rowsInBatch: fieldGrad.ids.length, rowsClipped };
+  }
+}
+
+/** grad row i += 2 * lambda * W[ids[i]]. */
+function addL2(table: EmbeddingTable, grad: SparseGrad, lambda: number): void {
+  if (lambda === 0) return;
+  const { dim, weights } = table;
+  const c = 2 * lambda;
+  const { ids, rows } = grad;
+  for (let i = 0; i < ids.length; i++) {
+    const src = ids[i] * dim;
+    const dst = i * dim;
+    for (let k = 0; k < dim; k++) rows[dst + k] += c * weights[src + k];
+  }
+}
+
+/** out = 2 * lambda * W over the whole table. */
+function fillL2(out: Float32Array, weights: Float32Array, lambda: number): void {
+  const c = 2 * lambda;
+  for (let i = 0; i < out.length; i++) out[i] = c * weights[i];
+}
+
+/** Writes the packed rows of grad into a whole-table gradient at their ids. */
+function scatter(out: Float32Array, grad: SparseGrad): void {
+  const { ids, rows, dim } = grad;
+  for (let i = 0; i < ids.length; i++) {
+    const dst = ids[i] * dim;
+    const src = i * dim;
+    for (let k = 0; k < dim; k++) out[dst + k] = rows[src + k];
+  }
+}

@@ -1,0 +1,96 @@
+import t from 'tap';
+import { type SparseGrad, decodeSparse, encodeSparse, mergeRows, mergeSparse } from '../src/model/merge.js';
+
+const plain = (g: SparseGrad) => ({ dim: g.dim, ids: Array.from(g.ids), counts: Array.from(g.counts), rows: Array.from(g.rows) });
+
+t.test('duplicates are summed, counts counted, ids ascending', (t) => {
+  const ids = Int32Array.of(7, 2, 7, 0, 2, 7);
+  const rows = Float32Array.of(1, 10, 2, 20, 3, 30, 4, 40, 5, 50, 6, 60);
+  t.same(plain(mergeRows(ids, null, rows, 2)), {
+    dim: 2,
+    ids: [0, 2, 7],
+    counts: [1, 2, 3],
+    rows: [4, 40, 2 + 5, 20 + 50, 1 + 3 + 6, 10 + 30 + 60],
+  });
+  t.same(Array.from(mergeRows(ids, Int32Array.of(1, 2, 3, 4, 5, 6), rows, 2).counts), [4, 2 + 5, 1 + 3 + 6], 'integer counts summed');
+  t.same(Array.from(mergeRows(ids, Float32Array.of(0.5, 1, 1, 1, 1, 1), rows, 2).counts), [1, 2, 2.5], 'float counts summed');
+  t.end();
+});
+
+t.test('summation follows input position (bit-exact, deterministic)', (t) => {
+  // float32: (1e8 + 1) - 1e8 = 0, while 1 + (1e8 - 1e8) = 1: the order is observable.
+  const g = mergeRows(Int32Array.of(3, 3, 3), null, Float32Array.of(1e8, 1, -1e8), 1);
+  t.equal(g.rows[0], Math.fround(Math.fround(1e8 + 1) - 1e8));
+  const g2 = mergeRows(Int32Array.of(3, 3, 3), null, Float32Array.of(1, 1e8, -1e8), 1);
+  t.equal(g2.rows[0], Math.fround(Math.fround(1 + 1e8) - 1e8));
+  t.end();
+});
+
+t.test('large ids (several radix passes) and random input match a reference merge', (t) => {
+  let seed = 12345;
+  const rnd = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const n = 5000;
+  const pool = Array.from({ length: 300 }, () => Math.floor(rnd() * 2 ** 31));
+  const ids = Int32Array.from({ length: n }, () => pool[Math.floor(rnd() * pool.length)]);
+  const rows = Float32Array.from({ length: n * 3 }, () => Math.round(rnd() * 64) - 32); // integers: exact sums
+  const ref = new Map<number, { c: number; r: number[] }>();
+  ids.forEach((id, i) => {
+    const e = ref.get(id) ?? { c: 0, r: [0, 0, 0] };
+    e.c++;
+    for (let k = 0; k < 3; k++) e.r[k] += rows[i * 3 + k];
+    ref.set(id, e);
+  });
+  const keys = [...ref.keys()].sort((a, b) => a - b);
+  t.same(plain(mergeRows(ids, null, rows, 3)), {
+    dim: 3,
+    ids: keys,
+    counts: keys.map((k) => ref.get(k)!.c),
+    rows: keys.flatMap((k) => ref.get(k)!.r),
+  });
+  t.end();
+});
+
+t.test('merging payloads equals merging their concatenation', (t) => {
+  const ids = Int32Array.of(5, 1, 5, 9, 1, 1, 0, 9);
+  const rows = Float32Array.from({ length: 16 }, (_, i) => i - 4);
+  const whole = mergeRows(ids, null, rows, 2);
+  const parts = [
+    mergeRows(ids.subarray(0, 3), null, rows.subarray(0, 6), 2),
+    mergeRows(ids.subarray(3, 3), null, rows.subarray(6, 6), 2), // an empty rank
+    mergeRows(ids.subarray(3), null, rows.subarray(6), 2),
+  ];
+  t.same(plain(mergeSparse(parts, 2)), plain(whole));
+  t.same(plain(mergeSparse([], 4)), { dim: 4, ids: [], counts: [], rows: [] }, 'no payloads');
+  t.throws(() => mergeSparse([whole], 3), RangeError, 'dim mismatch');
+  t.end();
+});
+
+t.test('encode/decode round trip, empty, unaligned, corrupt', (t) => {
+  const g = mergeRows(Int32Array.of(4, 2, 4), null, Float32Array.of(1.5, -2, 3, 0.25, 7, 8), 2);
+  const bytes = encodeSparse(g);
+  t.equal(bytes.byteLength, 16 + 2 * 4 * (2 + 2));
+  const back = decodeSparse(bytes);
+  t.same(plain(back), plain(g));
+  t.equal(back.rows.buffer, bytes.buffer, 'aligned input decoded without copy');
+
+  const empty = decodeSparse(encodeSparse(mergeRows(new Int32Array(0), null, new Float32Array(0), 16)));
+  t.same(plain(empty), { dim: 16, ids: [], counts: [], rows: [] }, 'empty keeps its dim');
+
+  const shifted = new Uint8Array(bytes.byteLength + 1);
+  shifted.set(bytes, 1);
+  t.same(plain(decodeSparse(shifted.subarray(1))), plain(g), 'unaligned input is copied');
+
+  t.throws(() => decodeSparse(bytes.subarray(0, bytes.byteLength - 4)), /do not hold/, 'truncated');
+  const bad = bytes.slice();
+  bad[0] ^= 0xff;
+  t.throws(() => decodeSparse(bad), /bad magic/, 'bad magic');
+  t.throws(() => decodeSparse(new Uint8Array(3)), /too short/);
+  t.end();
+});
+
+t.test('bad input is rejected', (t) => {
+  t.throws(() => mergeRows(Int32Array.of(-1), null, Float32Array.of(1), 1), RangeError, 'negative id');
+  t.throws(() => mergeRows(Int32Array.of(1, 2), null, Float32Array.of(1), 1), RangeError, 'rows too short');
+  t.throws(() => mergeRows(Int32Array.of(1), Float32Array.of(), Float32Array.of(1), 1), RangeError, 'counts too short');
+  t.end();
+});
