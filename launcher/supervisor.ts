@@ -49,6 +49,8 @@ export function supervise(opts: SuperviseOptions): Promise<JobResult> {
 
   return new Promise<JobResult>((resolve) => {
     let failure: string | undefined;
+    // Exit code 2 means bad user input (flags, files) in a worker: the launcher says so with the same code.
+    let failCode = 1;
     let remaining = opts.workers.length;
     let killTimer: NodeJS.Timeout | undefined;
 
@@ -64,16 +66,18 @@ export function supervise(opts: SuperviseOptions): Promise<JobResult> {
       child.on('error', (e) => fail(r, `could not start: ${e.message}`));
       child.on('close', (code, signal) => {
         r.exited = true;
-        if (code !== 0) fail(r, signal ? `was killed by signal ${signal}` : `exited with code ${code}`);
+        if (code !== 0) fail(r, signal ? `was killed by signal ${signal}` : `exited with code ${code}`, code);
         if (--remaining === 0) finish();
       });
       return r;
     });
 
-    function fail(r: Running, what: string): void {
+    function fail(r: Running, what: string, code: number | null = null): void {
       if (failure !== undefined) return; // the root cause is the first failure; the rest are our own kills
+      if (code === 2) failCode = 2;
       const tail = r.tail.length ? `\nlast stderr lines of rank ${r.spec.rank}:\n${r.tail.map((l) => `  ${l}`).join('\n')}` : '';
-      failure = `rank ${r.spec.rank} (pid ${r.child.pid}) ${what}; stopping the other workers${tail}`;
+      const others = running.some((o) => o !== r && !o.exited) ? '; stopping the other workers' : '';
+      failure = `rank ${r.spec.rank} (pid ${r.child.pid}) ${what}${others}${tail}`;
       stopAll();
     }
 
@@ -97,7 +101,7 @@ export function supervise(opts: SuperviseOptions): Promise<JobResult> {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       for (const r of running) r.log?.end();
-      resolve(failure === undefined ? { code: 0 } : { code: 1, failure });
+      resolve(failure === undefined ? { code: 0 } : { code: failCode, failure });
     }
   });
 

@@ -1,6 +1,7 @@
 import { parseFlags, type FlagSpec } from './flags.js';
 import { UserError } from '../util/errors.js';
-import { DEFAULT_MIN_COUNT, DEFAULT_SPLIT } from '../data/load.js';
+import { DEFAULT_MIN_COUNT, DEFAULT_SPLIT, parseDataSpec } from '../data/load.js';
+import { parseSplit } from '../data/split.js';
 
 /** Every flag a training worker understands; `ddp-launch` forwards them unchanged to each rank. */
 export const TRAIN_FLAGS: readonly FlagSpec[] = [
@@ -89,6 +90,10 @@ export function parseTrainConfig(argv: readonly string[]): TrainConfig {
   });
   const cfg = { ...flags, mlp } as unknown as TrainConfig;
   if (cfg.epochs === 0 && cfg.steps === 0) throw new UserError('--epochs 0 with --steps 0: nothing to train');
+  // Specs are checked here so the launcher rejects them once, before starting any worker.
+  parseDataSpec(cfg.data, '--data');
+  if (cfg.evalData !== undefined) parseDataSpec(cfg.evalData, '--eval-data');
+  parseSplit(cfg.split);
   return cfg;
 }
 
