@@ -102,3 +102,14 @@ t.test('real data: DeepFM on the Criteo sample reaches eval AUC >= 0.70', async 
   t.ok(rep.eval.auc >= 0.7, `Criteo sample eval AUC ${rep.eval.auc.toFixed(4)} on ${rep.eval.rows} rows`);
   t.equal(rep.oracle, null);
 });
+
+t.test('synthetic data: a small DeepFM lands within 0.02 AUC of the oracle', async (t) => {
+  const dir = t.testdir();
+  const report = join(dir, 'synthetic.json');
+  // The default quick preset (300K rows, one pass); a smaller MLP than the default keeps this ~15 s.
+  const r = await runLauncher(['-n', '1', '--mlp', '64,64', '--log-every', '0', '--report', report]);
+  t.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(readFileSync(report, 'utf8')) as RunReport;
+  const gap = rep.oracle!.auc - rep.eval.auc;
+  t.ok(gap < 0.02, `eval AUC ${rep.eval.auc.toFixed(4)}, oracle ${rep.oracle!.auc.toFixed(4)}, gap ${gap.toFixed(4)}`);
+});

@@ -1,9 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { describeChoice, selectBackend } from '../backend/select.js';
-import { LocalCommunicator } from '../comm/local.js';
-import type { Communicator } from '../comm/communicator.js';
-import { parseTrainConfig } from '../config/train-config.js';
+import { createCommunicator } from '../comm/factory.js';
+import { configFingerprint, parseTrainConfig } from '../config/train-config.js';
 import { loadData } from '../data/load.js';
 import { UserError } from '../util/errors.js';
 import { saveCheckpoint } from './checkpoint.js';
@@ -20,8 +19,7 @@ async function main(argv: string[]): Promise<void> {
   if (process.send) process.on('disconnect', () => process.exit(1));
   const cfg = parseTrainConfig(argv);
   const log = (msg: string) => console.log(msg);
-  const worldSize = Number(process.env.WORLD_SIZE ?? '1');
-  const comm: Communicator = worldSize > 1 ? await connect() : new LocalCommunicator();
+  const comm = await createCommunicator({ fingerprint: configFingerprint(cfg) });
   const choice = await selectBackend({ forced: cfg.backend });
   if (comm.rank === 0) log(describeChoice(choice));
 
@@ -62,10 +60,6 @@ async function main(argv: string[]): Promise<void> {
   }
   await comm.barrier();
   await comm.close();
-}
-
-async function connect(): Promise<Communicator> {
-  throw new UserError('WORLD_SIZE > 1: multi-process training needs the ZeroMQ communicator (not built yet)');
 }
 
 main(process.argv.slice(2)).then(
