@@ -23,7 +23,7 @@ export interface RunReport {
   clipFraction: { mean: number; last: number };
   paramChecksums: string[];
   /** Rank 0's split of the step time, seconds over the whole run. */
-  stepTime: { compute: number; comm: number; data: number; update: number };
+  stepTime: TrainResult['time'];
   bytes: { sent: number; received: number };
   hyper: { lrDense: number; lrEmbed: number; l2: number; warmupSteps: number };
   config: TrainConfig;

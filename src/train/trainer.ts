@@ -45,7 +45,8 @@ export interface TrainResult {
   eval: EvalResult;
   history: { step: number; auc: number; logloss: number }[];
   clipFraction: { mean: number; last: number };
-  time: { compute: number; comm: number; data: number; update: number };
+  /** Seconds over the run: batch fill + lookup, tfjs, per-ID merging, collectives (waiting included), optimizer. */
+  time: { data: number; compute: number; merge: number; comm: number; update: number };
   bytes: { sent: number; received: number };
 }
 
@@ -111,7 +112,7 @@ export async function train(
   const grads = new GradientComputer(model, localCap);
   const sync = new AllreduceSync(comm, d);
   const lossBuf = new Float32Array(2);
-  const time = { compute: 0, comm: 0, data: 0, update: 0 };
+  const time = { data: 0, compute: 0, merge: 0, comm: 0, update: 0 };
   const history: TrainResult['history'] = [];
   let lossSum = 0;
   let lossRows = 0;
@@ -142,6 +143,7 @@ export async function train(
     time.compute += performance.now() - t;
 
     t = performance.now();
+    const commBefore = commSeconds(comm);
     const global = await sync.exchange({
       dense: out.gradDense,
       ids: batch.ids.subarray(0, batch.size * F),
@@ -151,7 +153,9 @@ export async function train(
     lossBuf[0] = out.lossSum;
     lossBuf[1] = batch.size;
     await comm.allreduce(lossBuf, 'sum');
-    time.comm += performance.now() - t;
+    const inComm = (commSeconds(comm) - commBefore) * 1000;
+    time.comm += inComm;
+    time.merge += performance.now() - t - inComm;
 
     t = performance.now();
     rep.step = step + 1;
@@ -194,7 +198,7 @@ export async function train(
     eval: ev,
     history,
     clipFraction: { mean: clipSum / total, last: clipLast },
-    time: { compute: time.compute / 1000, comm: time.comm / 1000, data: time.data / 1000, update: time.update / 1000 },
+    time: { data: time.data / 1000, compute: time.compute / 1000, merge: time.merge / 1000, comm: time.comm / 1000, update: time.update / 1000 },
     bytes: { sent: comm.stats.bytesSent, received: comm.stats.bytesReceived },
   };
 }
@@ -227,6 +231,13 @@ export async function evaluate(rep: Replica, data: EncodedData, comm: Communicat
     }
   }
   return { auc: auc(data.labels, all), logloss: logloss(data.labels, all), rows: data.rows };
+}
+
+/** Seconds this rank has spent inside collectives so far. */
+function commSeconds(comm: Communicator): number {
+  let s = 0;
+  for (const k of Object.values(comm.stats.byKind)) s += k.seconds;
+  return s;
 }
 
 /** One hex digest over every parameter's bytes (dense, field table, first-order table), in that order. */
