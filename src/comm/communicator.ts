@@ -1,0 +1,67 @@
+/**
+ * The collective-communication interface the trainer uses, like torch.distributed's ProcessGroup. Models never
+ * see it; the trainer calls it to synchronise gradients, counts and checkpoints across ranks.
+ */
+
+export type CollectiveKind = 'allreduce' | 'allgatherv' | 'broadcast' | 'barrier';
+export const COLLECTIVE_KINDS: readonly CollectiveKind[] = ['allreduce', 'allgatherv', 'broadcast', 'barrier'];
+
+export type ReduceOp = 'sum' | 'mean';
+
+/** Traffic of one collective kind, so reports can split dense (allreduce) from sparse (allgatherv) bytes. */
+export interface KindStats {
+  calls: number;
+  /** Bytes this rank put on the wire (payload and headers). */
+  bytesSent: number;
+  bytesReceived: number;
+  /** Wall time spent inside calls of this kind, waiting included. */
+  seconds: number;
+}
+
+export interface CommStats {
+  bytesSent: number;
+  bytesReceived: number;
+  byKind: Record<CollectiveKind, KindStats>;
+}
+
+export interface Communicator {
+  readonly rank: number;
+  readonly size: number;
+  /** Reduces `buf` element-wise across ranks in place; every rank ends with bit-identical contents. */
+  allreduce(buf: Float32Array, op: ReduceOp): Promise<void>;
+  /** Every rank's payload (lengths may differ, empty allowed), index = rank; entry `rank` is `payload` itself. */
+  allgatherv(payload: Uint8Array): Promise<Uint8Array[]>;
+  /** Returns root's `buf` on every rank (root gets `buf` itself); other ranks' `buf` is ignored. */
+  broadcast(buf: Uint8Array, root: number): Promise<Uint8Array>;
+  barrier(): Promise<void>;
+  /** Live counters, updated by every call. */
+  readonly stats: CommStats;
+  close(): Promise<void>;
+}
+
+export function createStats(): CommStats {
+  const byKind = {} as Record<CollectiveKind, KindStats>;
+  for (const kind of COLLECTIVE_KINDS) byKind[kind] = { calls: 0, bytesSent: 0, bytesReceived: 0, seconds: 0 };
+  return { bytesSent: 0, bytesReceived: 0, byKind };
+}
+
+export function countSent(stats: CommStats, kind: CollectiveKind, bytes: number): void {
+  stats.bytesSent += bytes;
+  stats.byKind[kind].bytesSent += bytes;
+}
+
+export function countReceived(stats: CommStats, kind: CollectiveKind, bytes: number): void {
+  stats.bytesReceived += bytes;
+  stats.byKind[kind].bytesReceived += bytes;
+}
+
+/** Runtime check for callers outside TypeScript: a typo like 'avg' must not silently sum. */
+export function checkReduceOp(op: string): asserts op is ReduceOp {
+  if (op !== 'sum' && op !== 'mean') throw new TypeError(`allreduce op must be 'sum' or 'mean', got '${op}'`);
+}
+
+export function checkRoot(root: number, size: number): void {
+  if (!Number.isInteger(root) || root < 0 || root >= size) {
+    throw new RangeError(`broadcast root ${root} is not a rank of this group (size ${size})`);
+  }
+}

@@ -1,0 +1,68 @@
+/** Builds the communicator a worker uses from its environment: local for one rank, ZeroMQ ring otherwise. */
+import { localAddressTowards, resolveIPv4 } from '../../topology/address.js';
+import { resolveDistEnv, type DistEnv } from '../../topology/env.js';
+import { register, RendezvousServer } from '../../topology/rendezvous.js';
+import { packageVersion } from '../util/version.js';
+import type { Communicator } from './communicator.js';
+import { LocalCommunicator } from './local.js';
+import { PeerCommunicator } from './peer-communicator.js';
+import { ZmqTransport } from './zmq-transport.js';
+
+/** Generous for CPU training, where one rank may evaluate or checkpoint while the others wait. */
+export const DEFAULT_COLLECTIVE_TIMEOUT_MS = 600_000;
+export const DEFAULT_RENDEZVOUS_TIMEOUT_MS = 300_000;
+/** After a refusal, rank 0 keeps telling late ranks why for this long, rather than leaving them to time out. */
+const RENDEZVOUS_REFUSAL_GRACE_MS = 5000;
+
+export interface CommunicatorOptions {
+  /** Of the training config (configFingerprint); a rank whose fingerprint differs from rank 0's is refused. */
+  fingerprint: string;
+  /** Default: resolveDistEnv(process.env). */
+  env?: DistEnv;
+  /** Address (IP or host name) to bind and advertise; default: this host's address on the route to MASTER_ADDR. */
+  bind?: string;
+  /** Port to bind; 0 (default) takes an ephemeral one. */
+  port?: number;
+  collectiveTimeoutMs?: number;
+  rendezvousTimeoutMs?: number;
+  /** Serve the rendezvous at MASTER_ADDR:MASTER_PORT. Default: rank 0 does; pass false if a launcher serves it. */
+  serveRendezvous?: boolean;
+  /** Where the rendezvous master reports refused ranks; default stderr. */
+  log?: (line: string) => void;
+}
+
+export async function createCommunicator(opts: CommunicatorOptions): Promise<Communicator> {
+  const env = opts.env ?? resolveDistEnv();
+  if (env.worldSize === 1) return new LocalCommunicator();
+  const { rank, worldSize, masterPort, token } = env;
+  const master = await resolveIPv4(env.masterAddr, 'MASTER_ADDR');
+  const host = opts.bind ? await resolveIPv4(opts.bind, 'bind address') : await localAddressTowards(master, masterPort);
+  const transport = await ZmqTransport.bind(host, opts.port ?? 0);
+  const version = packageVersion();
+  const timeoutMs = opts.rendezvousTimeoutMs ?? DEFAULT_RENDEZVOUS_TIMEOUT_MS;
+  let server: RendezvousServer | null = null;
+  try {
+    if (opts.serveRendezvous ?? rank === 0) {
+      server = await RendezvousServer.start({
+        host: master,
+        port: masterPort,
+        worldSize,
+        token,
+        reference: { rank, fingerprint: opts.fingerprint, version },
+        timeoutMs,
+        log: opts.log ?? ((line) => console.error(line)),
+      });
+    }
+    const registration = { rank, worldSize, host, port: transport.port, fingerprint: opts.fingerprint, version, token };
+    const table = await register(`tcp://${master}:${masterPort}`, registration, timeoutMs);
+    transport.connect(table.peers, rank);
+    return new PeerCommunicator(rank, worldSize, table.ring, transport, {
+      collectiveTimeoutMs: opts.collectiveTimeoutMs ?? DEFAULT_COLLECTIVE_TIMEOUT_MS,
+    });
+  } catch (err) {
+    await transport.close(new Set());
+    throw err;
+  } finally {
+    await server?.shutdown(RENDEZVOUS_REFUSAL_GRACE_MS);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Ring all-reduce (Baidu/Horovod style): reduce-scatter then all-gather over the flat buffer, cut into one
+ * segment per ring position. Each segment's sum is computed once, by the rank that completes it, and that
+ * rank's bytes are what every other rank copies: results are bit-identical everywhere.
+ *
+ * Chunks stream: hop h+1 of a chunk is sent as soon as hop h of it arrived and was added, so with several
+ * chunks per segment, sending, receiving and adding overlap along the whole ring.
+ */
+import { protocolError, type OpContext } from './context.js';
+
+/**
+ * Elements per message (1 MiB). Big buffers travel as chunks so sending, receiving and adding overlap along the
+ * ring; on loopback (bench/allreduce.ts) 1 MiB matched or beat 256 KiB and 4 MiB: smaller chunks pay
+ * per-message overhead, larger ones fill the pipeline later.
+ */
+const CHUNK_ELEMS = (1 << 20) / Float32Array.BYTES_PER_ELEMENT;
+
+export async function ringAllreduce(ctx: OpContext, buf: Float32Array, mean: boolean): Promise<void> {
+  const n = ctx.size;
+  if (n === 1) return; // the sum and the mean of one rank are its own values
+  const pos = ctx.ring.indexOf(ctx.rank);
+  const next = ctx.ring[(pos + 1) % n];
+  const prev = ctx.ring[(pos + n - 1) % n];
+  // Segment s (near-equal slices of buf) starts at ring position s; position p completes segment p+1.
+  const base = Math.floor(buf.length / n);
+  const extra = buf.length % n;
+  const segStart = (s: number): number => s * base + Math.min(s, extra);
+
+  // Hop 0: this rank's own segment, straight from the caller's buffer. Zero-copy is safe: that region is next
+  // written when its reduced values come back, which cannot happen before `next` has received these bytes.
+  for (const [start, len] of chunks(segStart(pos), segStart(pos + 1))) ctx.send(next, bytesOf(buf, start, len));
+
+  // Hops 0..n-2 received complete the reduce-scatter, hops n-1..2n-3 are the all-gather.
+  for (let hop = 0; hop < 2 * n - 2; hop++) {
+    const seg = (pos - hop - 1 + 2 * n) % n;
+    const forward = hop < 2 * n - 3;
+    for (const [start, len] of chunks(segStart(seg), segStart(seg + 1))) {
+      const { data } = await ctx.take(prev);
+      if (data.length !== len * 4) throw protocolError(ctx, `allreduce chunk of ${data.length} bytes from rank ${prev}, expected ${len * 4}`);
+      const inc = floatsOf(data, len);
+      if (hop < n - 1) {
+        // Add into the received chunk (ours now), not into buf: buf keeps this rank's own values until the
+        // reduced segment arrives, and what is forwarded is never written again.
+        const own = buf.subarray(start, start + len);
+        for (let i = 0; i < len; i++) inc[i] += own[i];
+        if (hop === n - 2) {
+          if (mean) for (let i = 0; i < len; i++) inc[i] /= n; // by the owner only: every rank gets its bytes
+          buf.set(inc, start);
+        }
+      } else {
+        buf.set(inc, start);
+      }
+      if (forward) ctx.send(next, bytesOf(inc, 0, len));
+    }
+  }
+}
+
+/** [start, length] chunks of [lo, hi); an empty range still yields one empty chunk so every hop has a message. */
+function* chunks(lo: number, hi: number): Generator<[number, number]> {
+  let start = lo;
+  do {
+    const len = Math.min(CHUNK_ELEMS, hi - start);
+    yield [start, len];
+    start += len;
+  } while (start < hi);
+}
+
+function bytesOf(a: Float32Array, start: number, len: number): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset + start * 4, len * 4);
+}
+
+/** A Float32Array over a received frame; copied only in the unexpected case of a misaligned frame. */
+function floatsOf(data: Buffer, len: number): Float32Array {
+  const bytes = data.byteOffset % 4 === 0 ? data : Buffer.from(data);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, len);
+}

@@ -1,0 +1,241 @@
+/**
+ * A Communicator over any Transport: numbers the collectives, runs them one at a time in call order, checks
+ * every message against what this rank called, and turns desyncs, timeouts and vanished peers into one
+ * CollectiveError that reaches every rank (like NCCL's communicator abort) instead of a hang.
+ */
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  checkReduceOp,
+  checkRoot,
+  countReceived,
+  countSent,
+  createStats,
+  type CollectiveKind,
+  type Communicator,
+  type ReduceOp,
+} from './communicator.js';
+import { CollectiveError } from './errors.js';
+import { Mailbox, type Envelope } from './mailbox.js';
+import { allgatherv } from './ops/allgatherv.js';
+import { ringAllreduce } from './ops/allreduce.js';
+import { barrier } from './ops/barrier.js';
+import { broadcast } from './ops/broadcast.js';
+import type { OpContext } from './ops/context.js';
+import type { Transport } from './transport.js';
+import { decode, describe, encode, type Message, type OpId } from './wire.js';
+
+export interface PeerCommunicatorOptions {
+  /** A collective not finished after this long fails on this rank, naming the ranks that did not arrive. */
+  collectiveTimeoutMs: number;
+}
+
+/** How long a timed-out rank waits for peers to say which collective they are in. */
+const STATUS_WAIT_MS = 2000;
+/** How long close() waits for the other ranks' farewells. */
+const CLOSE_WAIT_MS = 1000;
+const EMPTY = Buffer.alloc(0);
+
+type Status = Extract<Message, { type: 'status' }>;
+
+export class PeerCommunicator implements Communicator {
+  readonly stats = createStats();
+  private readonly mailbox: Mailbox;
+  private readonly peers: number[];
+  /** Seq of the last collective called (the first one is #1). */
+  private issued = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private failure: CollectiveError | null = null;
+  private closed = false;
+  private readonly statusReplies = new Map<number, (s: Status) => void>();
+  /** Peers that closed or failed: they need nothing more from this rank. */
+  private readonly finished = new Set<number>();
+  private allFinished = (): void => undefined;
+
+  constructor(
+    readonly rank: number,
+    readonly size: number,
+    private readonly ring: readonly number[],
+    private readonly transport: Transport,
+    private readonly options: PeerCommunicatorOptions,
+  ) {
+    this.mailbox = new Mailbox(rank, size);
+    this.peers = Array.from({ length: size }, (_, r) => r).filter((r) => r !== rank);
+    transport.listen(
+      (header, data) => this.onMessage(header, data),
+      (err) => this.fail(new CollectiveError(`rank ${rank}: receiving failed: ${err.message}`), true),
+    );
+  }
+
+  allreduce(buf: Float32Array, op: ReduceOp): Promise<void> {
+    checkReduceOp(op);
+    return this.run('allreduce', `len=${buf.length},${op}`, (ctx) => ringAllreduce(ctx, buf, op === 'mean'));
+  }
+
+  allgatherv(payload: Uint8Array): Promise<Uint8Array[]> {
+    return this.run('allgatherv', '', (ctx) => allgatherv(ctx, payload));
+  }
+
+  broadcast(buf: Uint8Array, root: number): Promise<Uint8Array> {
+    checkRoot(root, this.size);
+    return this.run('broadcast', `root=${root}`, (ctx) => broadcast(ctx, buf, root));
+  }
+
+  barrier(): Promise<void> {
+    return this.run('barrier', '', barrier);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const { op } = this.mailbox.status();
+    // A failed rank repeats its failure: peers must learn the cause, not just that this rank went away.
+    const farewell: Message = this.failure
+      ? { type: 'abort', from: this.rank, reason: this.failure.message }
+      : { type: 'closed', from: this.rank, seq: op?.seq ?? 0 };
+    for (const peer of this.peers) this.post(peer, farewell);
+    this.mailbox.fail(new CollectiveError(`rank ${this.rank}: the communicator is closed`));
+    // Ranks usually close together: once a peer's farewell is in, messages still queued for it can be dropped
+    // instead of holding up exit.
+    if (this.finished.size < this.peers.length) {
+      await Promise.race([new Promise<void>((resolve) => (this.allFinished = resolve)), sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
+    }
+    await this.transport.close(this.finished);
+  }
+
+  /** Seq numbers are taken at call time, so collectives issued without awaiting still run in call order. */
+  private run<T>(kind: CollectiveKind, detail: string, body: (ctx: OpContext) => Promise<T>): Promise<T> {
+    const op: OpId = { seq: ++this.issued, kind, detail };
+    const result = this.queue.then(() => this.execute(op, body));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async execute<T>(op: OpId, body: (ctx: OpContext) => Promise<T>): Promise<T> {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new CollectiveError(`rank ${this.rank}: collective #${op.seq} ${describe(op)} called after close()`);
+    const started = performance.now();
+    const kindStats = this.stats.byKind[op.kind];
+    kindStats.calls++;
+    const timer = setTimeout(() => void this.timedOut(op), this.options.collectiveTimeoutMs);
+    try {
+      const early = this.mailbox.begin(op);
+      if (early) throw early;
+      return await body(this.context(op));
+    } catch (err) {
+      this.fail(err instanceof CollectiveError ? err : new CollectiveError(`rank ${this.rank}: ${(err as Error).message}`), true);
+      throw this.failure;
+    } finally {
+      clearTimeout(timer);
+      this.mailbox.end();
+      kindStats.seconds += (performance.now() - started) / 1000;
+    }
+  }
+
+  private context(op: OpId): OpContext {
+    const sent = new Array<number>(this.size).fill(0);
+    return {
+      rank: this.rank,
+      size: this.size,
+      ring: this.ring,
+      send: (dst, bytes) => {
+        const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        this.post(dst, { type: 'data', from: this.rank, op, index: sent[dst]++ }, data);
+      },
+      take: (src) => this.mailbox.take(src),
+    };
+  }
+
+  /** Fire and forget: a message that cannot be queued fails the communicator. */
+  private post(dst: number, msg: Message, data: Buffer = EMPTY): void {
+    const header = encode(msg);
+    if (msg.type === 'data') countSent(this.stats, msg.op.kind, header.length + data.length);
+    this.transport.send(dst, header, data).catch((err: Error) => {
+      if (!this.closed) this.fail(new CollectiveError(`rank ${this.rank}: sending to rank ${dst} failed: ${err.message}`), true);
+    });
+  }
+
+  private onMessage(header: Buffer, data: Buffer): void {
+    let msg: Message;
+    try {
+      msg = decode(header);
+      if (msg.from >= this.size || msg.from === this.rank) throw new Error(`sender rank ${msg.from}`);
+    } catch (err) {
+      this.fail(new CollectiveError(`rank ${this.rank}: malformed message: ${(err as Error).message}`), true);
+      return;
+    }
+    switch (msg.type) {
+      case 'data': {
+        countReceived(this.stats, msg.op.kind, header.length + data.length);
+        const env: Envelope = { from: msg.from, op: msg.op, index: msg.index, data };
+        const err = this.mailbox.deliver(env);
+        if (err) this.fail(err, true);
+        break;
+      }
+      case 'abort':
+        this.peerFinished(msg.from);
+        this.fail(new CollectiveError(msg.reason), false);
+        break;
+      case 'closed': {
+        this.peerFinished(msg.from);
+        const err = this.mailbox.peerClosed(msg.from, msg.seq);
+        if (err) this.fail(err, true);
+        break;
+      }
+      case 'status?':
+        this.post(msg.from, { type: 'status', from: this.rank, ...this.mailbox.status() });
+        break;
+      case 'status':
+        this.statusReplies.get(msg.from)?.(msg);
+        break;
+    }
+  }
+
+  private peerFinished(peer: number): void {
+    this.finished.add(peer);
+    if (this.finished.size === this.peers.length) this.allFinished();
+  }
+
+  /** The first failure wins; `propagate` tells every peer, so they fail with the same message. */
+  private fail(err: CollectiveError, propagate: boolean): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.mailbox.fail(err);
+    if (propagate && !this.closed) for (const peer of this.peers) this.post(peer, { type: 'abort', from: this.rank, reason: err.message });
+  }
+
+  /** Asks every peer where it is, so the error names who did not arrive rather than just who is upstream. */
+  private async timedOut(op: OpId): Promise<void> {
+    const waitingOn = this.mailbox.waitingOn();
+    const replies = new Map<number, Status>();
+    const all = new Promise<void>((resolve) => {
+      for (const peer of this.peers) {
+        this.statusReplies.set(peer, (s) => {
+          replies.set(peer, s);
+          if (replies.size === this.peers.length) resolve();
+        });
+        this.post(peer, { type: 'status?', from: this.rank });
+      }
+    });
+    await Promise.race([all, sleep(STATUS_WAIT_MS)]);
+    this.statusReplies.clear();
+    const { running, op: now } = this.mailbox.status();
+    if (this.failure || !running || now?.seq !== op.seq) return; // finished or failed meanwhile
+    const missing = this.peers.flatMap((peer) => {
+      const s = replies.get(peer);
+      if (!s) return [`${peer} (no answer within ${STATUS_WAIT_MS} ms: busy, hung or dead)`];
+      if (s.op && s.op.seq >= op.seq) return []; // arrived (and maybe already done)
+      if (!s.op) return [`${peer} (has not started any collective)`];
+      return [`${peer} (${s.running ? 'still in' : 'idle after'} #${s.op.seq} ${describe(s.op)})`];
+    });
+    const what = `collective #${op.seq} ${describe(op)} timed out after ${this.options.collectiveTimeoutMs} ms on rank ${this.rank}`;
+    this.fail(
+      new CollectiveError(
+        missing.length > 0
+          ? `${what}; ranks that did not arrive: ${missing.join(', ')}`
+          : `${what}; every rank arrived, but no data came from rank(s) ${waitingOn.join(', ')} (connection lost?)`,
+      ),
+      true,
+    );
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * ZeroMQ transport: each rank binds one PULL socket on the address it advertises and connects one PUSH socket
+ * to every peer. PUSH/PULL keeps per-pair FIFO order and blocks instead of dropping when a queue is full.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pull, Push } from 'zeromq';
+import { bindTcp } from '../../topology/address.js';
+import type { Endpoint } from '../../topology/rendezvous.js';
+import { MAX_FRAME_BYTES } from './ops/context.js';
+import type { Transport } from './transport.js';
+
+/** Bounds how long close() and process exit wait for unsent messages to a peer that stopped reading. */
+const LINGER_MS = 5000;
+/** Per-peer queue in messages (zeromq references their memory, no copies). Full: the sender waits. */
+const HIGH_WATER_MARK = 512;
+
+export class ZmqTransport implements Transport {
+  private pushes: (Push | null)[] = [];
+  /** zeromq allows one pending send per socket: sends to a peer are chained in call order. */
+  private tails: Promise<unknown>[] = [];
+  private closing = false;
+
+  private constructor(private readonly pull: Pull, readonly port: number) {}
+
+  /** Binds tcp://ip:port (an ephemeral port when port is 0) on the address this rank advertises. */
+  static async bind(ip: string, port: number): Promise<ZmqTransport> {
+    // Senders never exceed this limit, so a larger frame can only come from a foreign or corrupt peer.
+    const pull = new Pull({ linger: 0, receiveHighWaterMark: HIGH_WATER_MARK, maxMessageSize: MAX_FRAME_BYTES });
+    return new ZmqTransport(pull, await bindTcp(pull, ip, port, 'the communicator socket (bind address and port options)'));
+  }
+
+  /** Connects to every peer (index = rank; this rank's own entry is skipped). */
+  connect(peers: readonly Endpoint[], rank: number): void {
+    this.pushes = peers.map((peer, r) => {
+      if (r === rank) return null;
+      const push = new Push({ linger: LINGER_MS, sendHighWaterMark: HIGH_WATER_MARK });
+      push.connect(`tcp://${peer.host}:${peer.port}`);
+      return push;
+    });
+    this.tails = peers.map(() => Promise.resolve());
+  }
+
+  listen(onMessage: (header: Buffer, data: Buffer) => void, onError: (err: Error) => void): void {
+    void (async () => {
+      for (;;) {
+        let frames: Buffer[];
+        try {
+          frames = await this.pull.receive();
+        } catch (err) {
+          if (!this.closing) onError(err as Error);
+          return;
+        }
+        if (frames.length === 2) onMessage(frames[0], frames[1]);
+        else onError(new Error(`received a message of ${frames.length} frames, expected 2`));
+      }
+    })();
+  }
+
+  send(dst: number, header: Buffer, data: Buffer): Promise<void> {
+    const push = this.pushes[dst];
+    if (!push) return Promise.reject(new Error(`no connection to rank ${dst}`));
+    const sent = this.tails[dst].then(() => push.send([header, data]));
+    this.tails[dst] = sent.catch(() => undefined);
+    return sent;
+  }
+
+  async close(finished: ReadonlySet<number>): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    // Queued sends must reach zeromq before the sockets close; linger then flushes them in the background.
+    await Promise.race([Promise.allSettled(this.tails), sleep(LINGER_MS, undefined, { ref: false })]);
+    this.pushes.forEach((push, rank) => {
+      if (push && finished.has(rank)) push.linger = 0;
+      push?.close();
+    });
+    this.pull.close();
+  }
+}
