@@ -1,0 +1,42 @@
+// Collectives between real processes over real sockets on 127.0.0.1: results, bit-identity and stats.
+import t from 'tap';
+import { LocalCommunicator } from '../src/comm/local.js';
+import { runGroup } from './fixtures/comm/spawn.js';
+
+t.test('LocalCommunicator: identity collectives, zero bytes', async (t) => {
+  const comm = new LocalCommunicator();
+  const buf = Float32Array.of(1, 2.5);
+  await comm.allreduce(buf, 'mean');
+  t.same([...buf], [1, 2.5]);
+  const payload = Uint8Array.of(7);
+  t.equal((await comm.allgatherv(payload))[0], payload);
+  t.equal(await comm.broadcast(payload, 0), payload);
+  await comm.barrier();
+  await t.rejects(comm.broadcast(payload, 1), RangeError);
+  await t.rejects(comm.allreduce(buf, 'avg' as 'sum'), TypeError);
+  t.equal(comm.stats.bytesSent + comm.stats.bytesReceived, 0);
+  t.equal(comm.stats.byKind.allreduce.calls, 1);
+});
+
+for (const n of [1, 2, 3, 4]) {
+  t.test(`${n} rank(s): allreduce of every length, allgatherv, broadcast, barrier`, async (t) => {
+    const ranks = await runGroup(t, { n, scenario: 'collectives' });
+    for (const { rank, result } of ranks) t.ok(result.ok, `rank ${rank}: ${result.message ?? 'ok'}`);
+    if (!ranks.every((r) => r.result.ok)) return;
+
+    // Nobody leaves the barrier before the last rank arrived.
+    const times = ranks.map((r) => r.result.barrier as { arrived: number; left: number });
+    const lastArrival = Math.max(...times.map((x) => x.arrived));
+    for (const [rank, x] of times.entries()) t.ok(x.left >= lastArrival, `rank ${rank} left the barrier after the last arrival`);
+
+    const stats = ranks.map((r) => r.result.stats as { bytesSent: number; byKind: Record<string, { calls: number; bytesSent: number; bytesReceived: number }> });
+    for (const s of stats) {
+      t.equal(s.byKind.allreduce.calls, 12);
+      if (n === 1) t.equal(s.bytesSent, 0, 'one rank moves no bytes');
+      else t.ok(s.byKind.allreduce.bytesSent > 2 * 12e6 * (n - 1) / n && s.byKind.allgatherv.bytesReceived > 0, 'bytes counted per kind');
+    }
+    const sent = stats.reduce((a, s) => a + s.byKind.allreduce.bytesSent, 0);
+    const received = stats.reduce((a, s) => a + s.byKind.allreduce.bytesReceived, 0);
+    t.equal(sent, received, 'every allreduce byte sent was received');
+  });
+}
