@@ -35,7 +35,12 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   { group: 'Training', name: 'cowclip-ratio', type: 'float', default: 1, min: 0, help: 'CowClip r' },
   { group: 'Training', name: 'cowclip-zeta', type: 'float', default: 1e-5, min: 0, help: 'CowClip lower bound zeta' },
   { group: 'Training', name: 'cowclip-form', type: 'string', default: 'paper', choices: ['paper', 'reference'], help: 'threshold form (see README)' },
-  { group: 'Training', name: 'sync', type: 'string', default: 'allreduce', choices: ['allreduce'], help: 'synchronisation strategy' },
+  { group: 'Training', name: 'sync', type: 'string', default: 'allreduce', choices: ['allreduce', 'local-clip'], help: 'allreduce: per-ID global merge then CowClip with global counts; local-clip: CowClip with each rank\'s local counts, then average (the naive port, for comparison)' },
+  { group: 'Training', name: 'check-every', type: 'int', default: 100, min: 0, help: 'compare parameter checksums across ranks every K steps and at the end (0: only at the end)' },
+
+  { group: 'Distributed', name: 'collective-timeout', type: 'float', default: 600, min: 1, help: 'seconds a collective waits for the other ranks before failing, naming those that did not arrive' },
+  { group: 'Distributed', name: 'bind', type: 'string', help: "address to bind and advertise to the other ranks (default: this host's address on the route to MASTER_ADDR)" },
+  { group: 'Distributed', name: 'port', type: 'int', default: 0, min: 0, max: 65535, help: 'data port: local rank R binds PORT+R (0: ephemeral ports)' },
 
   { group: 'Output', name: 'eval-every', type: 'int', default: 0, min: 0, help: 'evaluate every K steps (0: at the end only)' },
   { group: 'Output', name: 'log-every', type: 'float', default: 5, min: 0, help: 'seconds between progress lines' },
@@ -73,7 +78,11 @@ export interface TrainConfig {
   cowclipRatio: number;
   cowclipZeta: number;
   cowclipForm: 'paper' | 'reference';
-  sync: 'allreduce';
+  sync: 'allreduce' | 'local-clip';
+  checkEvery: number;
+  collectiveTimeout: number;
+  bind?: string;
+  port: number;
   evalEvery: number;
   logEvery: number;
   save?: string;
@@ -97,8 +106,11 @@ export function parseTrainConfig(argv: readonly string[]): TrainConfig {
   return cfg;
 }
 
-/** The options that change the maths of training: every rank must agree on them (see topology fingerprint). */
+/**
+ * The options that change the maths of training: every rank must agree on them (see topology fingerprint).
+ * Output options and the per-host network settings (bind address, ports, timeout) may differ.
+ */
 export function configFingerprint(cfg: TrainConfig): string {
-  const { logEvery: _l, save: _s, report: _r, backend: _b, ...maths } = cfg;
+  const { logEvery: _l, save: _s, report: _r, backend: _b, bind: _a, port: _p, collectiveTimeout: _t, ...maths } = cfg;
   return JSON.stringify(maths, Object.keys(maths).sort());
 }

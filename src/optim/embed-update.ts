@@ -59,16 +59,17 @@ export class EmbeddingUpdater {
 
   /**
    * Applies step t (1-based, for Adam's bias correction). The gradients' rows are modified in place
-   * (L2 added, clipped), so pass merge outputs the caller does not need afterwards.
+   * (L2 added, clipped), so pass merge outputs the caller does not need afterwards. `clip` false skips
+   * CowClip for this step (a strategy that already clipped, e.g. with local counts).
    */
-  update(fieldGrad: SparseGrad, firstGrad: SparseGrad, t: number): EmbedUpdateStats {
+  update(fieldGrad: SparseGrad, firstGrad: SparseGrad, t: number, clip = this.options.clip): EmbedUpdateStats {
     const { field, first, options } = this;
     if (fieldGrad.dim !== field.dim || firstGrad.dim !== 1) {
       throw new RangeError(`EmbeddingUpdater: gradient dims ${fieldGrad.dim}/${firstGrad.dim}, tables ${field.dim}/1`);
     }
     addL2(field, fieldGrad, options.lambda);
     addL2(first, firstGrad, options.lambda);
-    const rowsClipped = options.clip ? cowclipIndexed(field.weights, fieldGrad.ids, fieldGrad.rows, fieldGrad.counts, field.dim, options) : 0;
+    const rowsClipped = clip ? cowclipIndexed(field.weights, fieldGrad.ids, fieldGrad.rows, fieldGrad.counts, field.dim, options) : 0;
 
     if (options.mode === 'lazy') {
       this.fieldAdam.updateRows(field.weights, fieldGrad.ids, fieldGrad.rows, field.dim, options.lr, t);
@@ -76,7 +77,7 @@ export class EmbeddingUpdater {
     } else {
       // Absent rows: gradient = L2 alone, clipped with count 1; batch rows then overwritten by their final rows.
       fillL2(this.fieldScratch, field.weights, options.lambda);
-      if (options.clip) cowclip(field.weights, this.fieldScratch, this.ones, field.dim, options);
+      if (clip) cowclip(field.weights, this.fieldScratch, this.ones, field.dim, options);
       scatter(this.fieldScratch, fieldGrad);
       this.fieldAdam.updateDense(field.weights, this.fieldScratch, options.lr, t);
       fillL2(this.firstScratch, first.weights, options.lambda);

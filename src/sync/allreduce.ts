@@ -11,15 +11,22 @@ import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
  * minimum, unique ids x (d + 1) values plus ids and counts.
  */
 export class AllreduceSync implements SyncStrategy {
-  readonly name = 'allreduce';
+  readonly name: string = 'allreduce';
   private packed = new Float32Array(0);
 
   constructor(
-    private readonly comm: Communicator,
-    private readonly dim: number,
+    protected readonly comm: Communicator,
+    protected readonly dim: number,
   ) {}
 
   async exchange(local: LocalGrads): Promise<GlobalGrads> {
+    const mine = this.mergeLocal(local);
+    await this.comm.allreduce(local.dense, 'sum');
+    return { dense: local.dense, ...unpack(await this.gatherMerge(mine), this.dim) };
+  }
+
+  /** This rank's rows merged per ID, as packed [field | first-order] rows of d + 1 values. */
+  protected mergeLocal(local: LocalGrads): SparseGrad {
     const d = this.dim;
     const n = local.ids.length;
     const w = d + 1;
@@ -29,12 +36,14 @@ export class AllreduceSync implements SyncStrategy {
       for (let k = 0; k < d; k++) packed[i * w + k] = local.emb[i * d + k];
       packed[i * w + d] = local.linear[i];
     }
-    const mine = mergeRows(local.ids, null, packed.subarray(0, n * w), w);
-    await this.comm.allreduce(local.dense, 'sum');
-    if (this.comm.size === 1) return { dense: local.dense, ...unpack(mine, d) };
+    return mergeRows(local.ids, null, packed.subarray(0, n * w), w);
+  }
+
+  /** Every rank's merged rows, all-gathered and merged again (rank order: identical on every rank). */
+  protected async gatherMerge(mine: SparseGrad): Promise<SparseGrad> {
+    if (this.comm.size === 1) return mine;
     const parts = await this.comm.allgatherv(encodeSparse(mine));
-    const merged = mergeSparse(parts.map(decodeSparse), w);
-    return { dense: local.dense, ...unpack(merged, d) };
+    return mergeSparse(parts.map(decodeSparse), this.dim + 1);
   }
 }
 

@@ -18,6 +18,8 @@ export interface GlobalGrads {
   dense: Float32Array;
   field: SparseGrad;
   linear: SparseGrad;
+  /** True when the strategy already applied CowClip (so the optimizer must not clip again). */
+  clipped?: boolean;
 }
 
 /**

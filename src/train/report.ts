@@ -2,6 +2,13 @@ import type { TrainConfig } from '../config/train-config.js';
 import type { LoadedData } from '../data/types.js';
 import type { TrainResult } from './trainer.js';
 
+export interface RankSummary {
+  rank: number;
+  paramChecksum: string;
+  bytes: TrainResult['bytes'];
+  stepTime: TrainResult['time'];
+}
+
 /** The `--report FILE` JSON: one object per run, the same keys for every model, data set and world size. */
 export interface RunReport {
   worldSize: number;
@@ -22,6 +29,8 @@ export interface RunReport {
   skippedLines: number;
   clipFraction: { mean: number; last: number };
   paramChecksums: string[];
+  /** Per rank: checksum, bytes sent per step (dense / sparse), step time split (seconds over the run). */
+  ranks: RankSummary[];
   /** Rank 0's split of the step time, seconds over the whole run. */
   stepTime: TrainResult['time'];
   bytes: { sent: number; received: number };
@@ -33,7 +42,7 @@ export function buildReport(
   cfg: TrainConfig,
   data: LoadedData,
   r: TrainResult,
-  ctx: { worldSize: number; backend: string; checksums: string[] },
+  ctx: { worldSize: number; backend: string; ranks: RankSummary[] },
 ): RunReport {
   return {
     worldSize: ctx.worldSize,
@@ -53,7 +62,8 @@ export function buildReport(
     history: r.history,
     skippedLines: data.skippedLines,
     clipFraction: r.clipFraction,
-    paramChecksums: ctx.checksums,
+    paramChecksums: ctx.ranks.map((r) => r.paramChecksum),
+    ranks: ctx.ranks,
     stepTime: r.time,
     bytes: r.bytes,
     hyper: r.replica.hyper,

@@ -11,9 +11,10 @@ import type { CtrModel } from '../model/types.js';
 import { Adam } from '../optim/adam.js';
 import { EmbeddingUpdater } from '../optim/embed-update.js';
 import { denseLrAt, resolveHyper, type Hyper } from '../optim/schedule.js';
-import { AllreduceSync } from '../sync/allreduce.js';
+import { createSync } from '../sync/registry.js';
 import { Rng } from '../util/rng.js';
 import { BatchPlan, shardRange } from './batches.js';
+import { checkReplicas } from './drift.js';
 import { Progress } from './progress.js';
 
 /** Everything a replica holds: the parameters and their optimizer state, all plain Float32Arrays. */
@@ -47,7 +48,8 @@ export interface TrainResult {
   clipFraction: { mean: number; last: number };
   /** Seconds over the run: batch fill + lookup, tfjs, per-ID merging, collectives (waiting included), optimizer. */
   time: { data: number; compute: number; merge: number; comm: number; update: number };
-  bytes: { sent: number; received: number };
+  /** This rank's traffic: whole run, and per training step split dense (all-reduce) / sparse (all-gather). */
+  bytes: { sent: number; received: number; densePerStep: number; sparsePerStep: number };
 }
 
 export function buildReplica(cfg: TrainConfig, data: LoadedData): Replica {
@@ -110,7 +112,10 @@ export async function train(
   const localCap = Math.ceil(cfg.globalBatch / size);
   const batch = allocBatch(localCap, model.config);
   const grads = new GradientComputer(model, localCap);
-  const sync = new AllreduceSync(comm, d);
+  const sync = createSync(cfg, comm, rep);
+  // A rank whose slice of a short last batch is empty still joins every collective, with zero gradients.
+  const empty = { lossSum: 0, gradDense: new Float32Array(model.numDense), gradEmb: new Float32Array(0), gradLinear: new Float32Array(0) };
+  const bytes = { dense: 0, sparse: 0 };
   const lossBuf = new Float32Array(2);
   const time = { data: 0, compute: 0, merge: 0, comm: 0, update: 0 };
   const history: TrainResult['history'] = [];
@@ -120,6 +125,7 @@ export async function train(
   let windowRows = 0;
   let clipSum = 0;
   let clipLast = 0;
+  let lastLogloss = NaN;
   const progress = new Progress(total, cfg.logEvery, rank === 0 ? log : () => {});
   if (rank === 0) {
     log(
@@ -139,17 +145,22 @@ export async function train(
     time.data += performance.now() - t;
 
     t = performance.now();
-    const out = grads.compute(rep.dense, batch, rows.length);
+    if (batch.size === 0) empty.gradDense.fill(0);
+    const out = batch.size > 0 ? grads.compute(rep.dense, batch, rows.length) : empty;
     time.compute += performance.now() - t;
 
     t = performance.now();
     const commBefore = commSeconds(comm);
+    const denseBefore = comm.stats.byKind.allreduce.bytesSent;
+    const sparseBefore = comm.stats.byKind.allgatherv.bytesSent;
     const global = await sync.exchange({
       dense: out.gradDense,
       ids: batch.ids.subarray(0, batch.size * F),
       emb: out.gradEmb,
       linear: out.gradLinear,
     });
+    bytes.dense += comm.stats.byKind.allreduce.bytesSent - denseBefore;
+    bytes.sparse += comm.stats.byKind.allgatherv.bytesSent - sparseBefore;
     lossBuf[0] = out.lossSum;
     lossBuf[1] = batch.size;
     await comm.allreduce(lossBuf, 'sum');
@@ -160,7 +171,7 @@ export async function train(
     t = performance.now();
     rep.step = step + 1;
     rep.denseAdam.updateDense(rep.dense, global.dense, denseLrAt(rep.hyper, step), rep.step);
-    const stats = rep.embed.update(global.field, global.linear, rep.step);
+    const stats = rep.embed.update(global.field, global.linear, rep.step, global.clipped ? false : undefined);
     time.update += performance.now() - t;
 
     clipLast = stats.rowsInBatch ? stats.rowsClipped / stats.rowsInBatch : 0;
@@ -174,9 +185,11 @@ export async function train(
     }
     const evalNow = cfg.evalEvery > 0 && (step + 1) % cfg.evalEvery === 0 && step + 1 < total;
     if (progress.due(step + 1) || evalNow) {
-      progress.report(step + 1, `epoch ${((step + 1) / plan.stepsPerEpoch).toFixed(2)} loss ${(windowLoss / windowRows).toFixed(4)} clip ${(clipLast * 100).toFixed(2)}%`, (step + 1) * cfg.globalBatch);
+      lastLogloss = windowLoss / windowRows;
+      progress.report(step + 1, `epoch ${((step + 1) / plan.stepsPerEpoch).toFixed(2)} loss ${lastLogloss.toFixed(4)} clip ${(clipLast * 100).toFixed(2)}%`, (step + 1) * cfg.globalBatch);
       windowLoss = windowRows = 0;
     }
+    if (cfg.checkEvery > 0 && (step + 1) % cfg.checkEvery === 0 && step + 1 < total) await checkReplicas(rep, comm, step + 1);
     if (evalNow) {
       const e = await evaluate(rep, data.eval, comm, localCap);
       history.push({ step: step + 1, auc: e.auc, logloss: e.logloss });
@@ -184,6 +197,7 @@ export async function train(
     }
   }
   const trainSeconds = (performance.now() - tTrain) / 1000;
+  await checkReplicas(rep, comm, total);
   const ev = await evaluate(rep, data.eval, comm, localCap);
   history.push({ step: total, auc: ev.auc, logloss: ev.logloss });
   const samples = Math.min(total * cfg.globalBatch, lossRows);
@@ -194,12 +208,12 @@ export async function train(
     wallSeconds: (performance.now() - t0) / 1000,
     trainSeconds,
     samplesPerSec: samples / trainSeconds,
-    train: { logloss: lossSum / lossRows, lastLogloss: windowRows ? windowLoss / windowRows : lossSum / lossRows },
+    train: { logloss: lossSum / lossRows, lastLogloss },
     eval: ev,
     history,
     clipFraction: { mean: clipSum / total, last: clipLast },
     time: { data: time.data / 1000, compute: time.compute / 1000, merge: time.merge / 1000, comm: time.comm / 1000, update: time.update / 1000 },
-    bytes: { sent: comm.stats.bytesSent, received: comm.stats.bytesReceived },
+    bytes: { sent: comm.stats.bytesSent, received: comm.stats.bytesReceived, densePerStep: bytes.dense / total, sparsePerStep: bytes.sparse / total },
   };
 }
 

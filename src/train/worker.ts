@@ -4,10 +4,11 @@ import { describeChoice, selectBackend } from '../backend/select.js';
 import { createCommunicator } from '../comm/factory.js';
 import { configFingerprint, parseTrainConfig } from '../config/train-config.js';
 import { loadData } from '../data/load.js';
+import { resolveDistEnv } from '../../topology/env.js';
 import { UserError } from '../util/errors.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { formatSeconds } from './progress.js';
-import { buildReport } from './report.js';
+import { buildReport, type RankSummary } from './report.js';
 import { paramChecksum, train } from './trainer.js';
 
 /**
@@ -19,7 +20,15 @@ async function main(argv: string[]): Promise<void> {
   if (process.send) process.on('disconnect', () => process.exit(1));
   const cfg = parseTrainConfig(argv);
   const log = (msg: string) => console.log(msg);
-  const comm = await createCommunicator({ fingerprint: configFingerprint(cfg) });
+  const dist = resolveDistEnv();
+  const comm = await createCommunicator({
+    fingerprint: configFingerprint(cfg),
+    env: dist,
+    bind: cfg.bind,
+    // One --port for all ranks of a host: local rank R takes PORT+R, so they never collide.
+    port: cfg.port && cfg.port + dist.localRank,
+    collectiveTimeoutMs: cfg.collectiveTimeout * 1000,
+  });
   const choice = await selectBackend({ forced: cfg.backend });
   if (comm.rank === 0) log(describeChoice(choice));
 
@@ -37,8 +46,9 @@ async function main(argv: string[]): Promise<void> {
   if (comm.rank === 0) log(`data: ${data.description} (${formatSeconds((performance.now() - t) / 1000)})`);
 
   const result = await train(cfg, data, comm, log);
-  const mine = new TextEncoder().encode(paramChecksum(result.replica));
-  const checksums = (await comm.allgatherv(mine)).map((b) => new TextDecoder().decode(b));
+  const mine: RankSummary = { rank: comm.rank, paramChecksum: paramChecksum(result.replica), bytes: result.bytes, stepTime: result.time };
+  const ranks = (await comm.allgatherv(new TextEncoder().encode(JSON.stringify(mine)))).map((b) => JSON.parse(new TextDecoder().decode(b)) as RankSummary);
+  const checksums = ranks.map((r) => r.paramChecksum);
   if (comm.rank === 0) {
     const oracle = data.oracle ? ` (oracle auc ${data.oracle.auc.toFixed(4)} logloss ${data.oracle.logloss.toFixed(4)})` : '';
     log(
@@ -48,7 +58,7 @@ async function main(argv: string[]): Promise<void> {
     );
     if (new Set(checksums).size > 1) log(`warning: replicas differ: ${checksums.join(' ')}`);
     if (cfg.report) {
-      const report = buildReport(cfg, data, result, { worldSize: comm.size, backend: choice.name, checksums });
+      const report = buildReport(cfg, data, result, { worldSize: comm.size, backend: choice.name, ranks });
       await mkdir(dirname(cfg.report), { recursive: true });
       await writeFile(cfg.report, JSON.stringify(report, null, 2) + '\n');
       log(`report written to ${cfg.report}`);

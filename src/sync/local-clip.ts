@@ -1,0 +1,39 @@
+import type { Communicator } from '../comm/communicator.js';
+import { cowclipIndexed, type CowClipOptions } from '../optim/cowclip.js';
+import { AllreduceSync, unpack } from './allreduce.js';
+import type { GlobalGrads, LocalGrads } from './types.js';
+
+/**
+ * The naive port, kept to show what per-ID global aggregation buys: every rank clips its own gradient
+ * (the mean over its B/N samples) with its LOCAL counts, then the clipped gradients are averaged across
+ * ranks. Same bytes as `allreduce`, different algorithm: a row's threshold uses cnt_local, and a row seen
+ * by k ranks is clipped k times separately. The optimizer then applies L2 and Adam without clipping again.
+ */
+export class LocalClipSync extends AllreduceSync {
+  override readonly name = 'local-clip';
+
+  constructor(
+    comm: Communicator,
+    dim: number,
+    private readonly weights: Float32Array,
+    private readonly clip: CowClipOptions,
+  ) {
+    super(comm, dim);
+  }
+
+  override async exchange(local: LocalGrads): Promise<GlobalGrads> {
+    const n = this.comm.size;
+    const w = this.dim + 1;
+    const mine = this.mergeLocal(local);
+    // Rows hold sum/B_global; a rank alone would clip sum/(B/N), i.e. N times that, and the mean of N such
+    // rows is their sum / N: scale up, clip the field part (first-order never clipped), scale back.
+    const { field } = unpack(mine, this.dim);
+    for (let i = 0; i < field.rows.length; i++) field.rows[i] *= n;
+    cowclipIndexed(this.weights, field.ids, field.rows, field.counts, this.dim, this.clip);
+    for (let j = 0; j < mine.ids.length; j++) {
+      for (let k = 0; k < this.dim; k++) mine.rows[j * w + k] = field.rows[j * this.dim + k] / n;
+    }
+    await this.comm.allreduce(local.dense, 'sum');
+    return { dense: local.dense, ...unpack(await this.gatherMerge(mine), this.dim), clipped: true };
+  }
+}
