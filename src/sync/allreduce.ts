@@ -22,7 +22,7 @@ export class AllreduceSync implements SyncStrategy {
   async exchange(local: LocalGrads): Promise<GlobalGrads> {
     const mine = this.mergeLocal(local);
     await this.comm.allreduce(local.dense, 'sum');
-    return { dense: local.dense, ...unpack(await this.gatherMerge(mine), this.dim) };
+    return { dense: local.dense, ...unpack(await this.gatherMerge(mine), this.dim), localUnique: mine.ids.length };
   }
 
   /** This rank's rows merged per ID, as packed [field | first-order] rows of d + 1 values. */

@@ -34,6 +34,6 @@ export class LocalClipSync extends AllreduceSync {
       for (let k = 0; k < this.dim; k++) mine.rows[j * w + k] = field.rows[j * this.dim + k] / n;
     }
     await this.comm.allreduce(local.dense, 'sum');
-    return { dense: local.dense, ...unpack(await this.gatherMerge(mine), this.dim), clipped: true };
+    return { dense: local.dense, ...unpack(await this.gatherMerge(mine), this.dim), localUnique: mine.ids.length, clipped: true };
   }
 }

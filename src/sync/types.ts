@@ -18,6 +18,8 @@ export interface GlobalGrads {
   dense: Float32Array;
   field: SparseGrad;
   linear: SparseGrad;
+  /** Distinct IDs this rank contributed (the rows of its sparse payload). */
+  localUnique: number;
   /** True when the strategy already applied CowClip (so the optimizer must not clip again). */
   clipped?: boolean;
 }

@@ -7,6 +7,7 @@ export interface RankSummary {
   paramChecksum: string;
   bytes: TrainResult['bytes'];
   stepTime: TrainResult['time'];
+  uniqueIdsPerStep: TrainResult['uniqueIdsPerStep'];
 }
 
 /** The `--report FILE` JSON: one object per run, the same keys for every model, data set and world size. */

@@ -50,6 +50,8 @@ export interface TrainResult {
   time: { data: number; compute: number; merge: number; comm: number; update: number };
   /** This rank's traffic: whole run, and per training step split dense (all-reduce) / sparse (all-gather). */
   bytes: { sent: number; received: number; densePerStep: number; sparsePerStep: number };
+  /** Mean distinct embedding IDs per step: in this rank's shard, and in the global batch. */
+  uniqueIdsPerStep: { local: number; global: number };
 }
 
 export function buildReplica(cfg: TrainConfig, data: LoadedData): Replica {
@@ -116,6 +118,7 @@ export async function train(
   // A rank whose slice of a short last batch is empty still joins every collective, with zero gradients.
   const empty = { lossSum: 0, gradDense: new Float32Array(model.numDense), gradEmb: new Float32Array(0), gradLinear: new Float32Array(0) };
   const bytes = { dense: 0, sparse: 0 };
+  const unique = { local: 0, global: 0 };
   const lossBuf = new Float32Array(2);
   const time = { data: 0, compute: 0, merge: 0, comm: 0, update: 0 };
   const history: TrainResult['history'] = [];
@@ -159,6 +162,8 @@ export async function train(
       emb: out.gradEmb,
       linear: out.gradLinear,
     });
+    unique.local += global.localUnique;
+    unique.global += global.field.ids.length;
     bytes.dense += comm.stats.byKind.allreduce.bytesSent - denseBefore;
     bytes.sparse += comm.stats.byKind.allgatherv.bytesSent - sparseBefore;
     lossBuf[0] = out.lossSum;
@@ -214,6 +219,7 @@ export async function train(
     clipFraction: { mean: clipSum / total, last: clipLast },
     time: { data: time.data / 1000, compute: time.compute / 1000, merge: time.merge / 1000, comm: time.comm / 1000, update: time.update / 1000 },
     bytes: { sent: comm.stats.bytesSent, received: comm.stats.bytesReceived, densePerStep: bytes.dense / total, sparsePerStep: bytes.sparse / total },
+    uniqueIdsPerStep: { local: unique.local / total, global: unique.global / total },
   };
 }
 

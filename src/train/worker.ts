@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
   if (comm.rank === 0) log(`data: ${data.description} (${formatSeconds((performance.now() - t) / 1000)})`);
 
   const result = await train(cfg, data, comm, log);
-  const mine: RankSummary = { rank: comm.rank, paramChecksum: paramChecksum(result.replica), bytes: result.bytes, stepTime: result.time };
+  const mine: RankSummary = { rank: comm.rank, paramChecksum: paramChecksum(result.replica), bytes: result.bytes, stepTime: result.time, uniqueIdsPerStep: result.uniqueIdsPerStep };
   const ranks = (await comm.allgatherv(new TextEncoder().encode(JSON.stringify(mine)))).map((b) => JSON.parse(new TextDecoder().decode(b)) as RankSummary);
   const checksums = ranks.map((r) => r.paramChecksum);
   if (comm.rank === 0) {
