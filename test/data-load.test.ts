@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
+import { realSample } from './helpers/cli.js';
 import { loadData, loadDataWithVocabulary, parseDataSpec, type DataOptions } from '../src/data/load.js';
 import { isEvalLine } from '../src/data/split.js';
 import type { EncodedData, LoadedData } from '../src/data/types.js';
@@ -160,19 +161,14 @@ t.test('separate eval file, saved vocabulary scores new data identically', async
 });
 
 // Real excerpts live beside the repository (../shared/data), never inside it.
-const SHARED = fileURLToPath(new URL('../../shared/data/', import.meta.url));
 const samples = [
   { kind: 'criteo', file: 'criteo-sample/train.tsv.gz', rows: 8000, fields: 26, numeric: 13 },
   { kind: 'avazu', file: 'avazu-sample/train.csv.gz', rows: 8999, fields: 22, numeric: 0 },
 ];
 for (const s of samples) {
-  const path = join(SHARED, s.file);
-  const missing = existsSync(path) ? false : `real sample ${path} not found (shared/ must sit beside the repository)`;
-  if (missing && process.env.CI === 'true') {
-    t.fail(`${missing}: required in CI`);
-    continue;
-  }
-  t.test(`real sample: ${s.file}`, { skip: missing }, async (t) => {
+  t.test(`real sample: ${s.file}`, async (t) => {
+    const path = realSample(t, s.file);
+    if (!path) return;
     const d = await loadData({ ...base, data: `${s.kind}:${path}`, minCount: 2 });
     t.equal(d.train.rows + d.eval.rows, s.rows);
     t.ok(Math.abs(d.eval.rows / s.rows - 0.1) < 0.02, `eval fraction ${d.eval.rows / s.rows}`);

@@ -1,9 +1,9 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import type { RunReport } from '../src/train/report.js';
-import { runLauncher, SHARED_DATA } from './helpers/cli.js';
+import { runLauncher, realSample } from './helpers/cli.js';
 
 /**
  * The product's central promise: N workers x B/N train the same model as 1 worker x B, because CowClip
@@ -16,7 +16,7 @@ const BASE = [
   '--global-batch', '250', '--steps', '20', '--cowclip-ratio', '0.01', '--check-every', '5', '--log-every', '0',
 ];
 
-async function run(t: Tap.Test, dir: string, name: string, n: number, extra: string[]) {
+async function run(t: Test, dir: string, name: string, n: number, extra: string[]) {
   const save = join(dir, name);
   const report = join(dir, `${name}.json`);
   const r = await runLauncher(['-n', String(n), ...BASE, ...extra, '--save', save, '--report', report]);
@@ -100,12 +100,8 @@ t.test('report: per-rank bytes per step split dense / sparse, and step time spli
 });
 
 t.test('real data: -n 2 reaches the same eval AUC as -n 1 on the Criteo sample', async (t) => {
-  const file = join(SHARED_DATA, 'criteo-sample', 'train.tsv.gz');
-  if (!existsSync(file)) {
-    if (process.env.CI === 'true') t.fail(`${file} is missing: CI must have ../shared beside the checkout`);
-    else t.skip(`NOTICE: ${file} not found; skipping the real-data test`);
-    return;
-  }
+  const file = realSample(t, 'criteo-sample/train.tsv.gz');
+  if (!file) return;
   const dir = t.testdir();
   const flags = ['--data', `criteo:${file}`, '--epochs', '3', '--mlp', '64,64', '--log-every', '0'];
   const reports: RunReport[] = [];

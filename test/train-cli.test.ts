@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import type { RunReport } from '../src/train/report.js';
-import { runLauncher, SHARED_DATA } from './helpers/cli.js';
+import { runLauncher, realSample } from './helpers/cli.js';
 
 const TINY = ['--data', 'synthetic:quick,rows=4000,eval-rows=1000', '--mlp', '16,16', '--embed-dim', '4', '--global-batch', '256', '--log-every', '0'];
 
@@ -88,12 +88,8 @@ t.test('--help lists launcher and training flags with defaults', async (t) => {
 });
 
 t.test('real data: DeepFM on the Criteo sample reaches eval AUC >= 0.70', async (t) => {
-  const file = join(SHARED_DATA, 'criteo-sample', 'train.tsv.gz');
-  if (!existsSync(file)) {
-    if (process.env.CI === 'true') t.fail(`${file} is missing: CI must have ../shared beside the checkout`);
-    else t.skip(`NOTICE: ${file} not found; skipping the real-data test`);
-    return;
-  }
+  const file = realSample(t, 'criteo-sample/train.tsv.gz');
+  if (!file) return;
   const dir = t.testdir();
   const report = join(dir, 'criteo.json');
   const r = await runLauncher(['-n', '1', '--data', `criteo:${file}`, '--epochs', '3', '--log-every', '0', '--report', report]);

@@ -16,7 +16,7 @@ import type { CtrModel, DenseInputs, ModelConfig, ParamSpec } from './types.js';
 
 /** Wide & Deep: the wide (linear) part + a DNN on [emb, numeric]. */
 export class WideDeep implements CtrModel {
-  readonly name = 'wd';
+  readonly name: string = 'wd';
   readonly params: ParamSpec[];
   readonly numDense: number;
   private readonly linear: LinearPart;

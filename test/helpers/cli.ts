@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import type { Test } from 'tap';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The compiled launcher: `npm test` builds dist/ first (pretest), as `npm ci` does for users. */
@@ -31,4 +34,16 @@ export function runLauncher(args: string[], opts: { env?: NodeJS.ProcessEnv; tim
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/**
+ * Path of a real data sample in ../shared/data, or undefined after failing the test (in CI, where
+ * shared/ must sit beside the checkout) or skipping it with a visible notice (elsewhere).
+ */
+export function realSample(t: Test, relPath: string): string | undefined {
+  const path = join(SHARED_DATA, relPath);
+  if (existsSync(path)) return path;
+  if (process.env.CI === 'true') t.fail(`${path} is missing: CI must have ../shared beside the checkout`);
+  else t.test(`real sample ${relPath}`, { skip: `NOTICE: ${path} not found (shared/ must sit beside the repository)` }, () => {});
+  return undefined;
 }
