@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseFlags, formatHelp } from '../src/config/flags.js';
 import { packageVersion } from '../src/util/version.js';
 import { LAUNCH_FLAGS, splitArgs } from './args.js';
 import { parseTrainConfig, TRAIN_FLAGS } from '../src/config/train-config.js';
 import { UserError } from '../src/util/errors.js';
+import { freePort } from '../src/util/net.js';
 import { detectGpus, cudaDevicesFor } from './gpus.js';
 import { supervise, type WorkerSpec } from './supervisor.js';
 
@@ -15,17 +15,6 @@ const USAGE = `usage: ddp-launch -n N [launcher flags] [training flags]
 Starts N worker processes on this host (torchrun-style environment: RANK, LOCAL_RANK, WORLD_SIZE,
 LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), each training a replica of a CTR model on its shard of
 every global batch. If any worker fails, all are stopped and the failing rank is reported.`;
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function main(argv: string[]): Promise<number> {
   const { launch, train } = splitArgs(argv);

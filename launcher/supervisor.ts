@@ -1,13 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
 /**
  * Starts the local worker processes, relays their output prefixed by rank, and makes the job's fate
  * everyone's fate: the first worker that fails stops all others (SIGTERM, then SIGKILL after a grace
- * period) and the launcher exits non-zero naming it. Workers hold an IPC channel to the launcher and
- * exit when it closes, so even a launcher killed with SIGKILL leaves no orphans.
+ * period) and the launcher exits non-zero naming it. SIGINT/SIGTERM to the launcher stop all workers the
+ * same way (a second signal kills them at once). Workers hold an IPC channel to the launcher and exit when
+ * it closes, so even a launcher killed with SIGKILL leaves no orphans.
  */
 export interface WorkerSpec {
   rank: number;
@@ -19,7 +21,7 @@ export interface SuperviseOptions {
   args: string[];
   workers: WorkerSpec[];
   logDir?: string;
-  /** Time between SIGTERM and SIGKILL when stopping workers. */
+  /** Time between SIGTERM and SIGKILL when stopping workers (default STOP_GRACE_MS). */
   graceMs?: number;
   stdout?: Writable;
   stderr?: Writable;
@@ -32,6 +34,11 @@ export interface JobResult {
 }
 
 const TAIL_LINES = 20;
+/**
+ * Workers have nothing to flush on SIGTERM (checkpoints are renamed into place whole), and one that handles
+ * it while busy or stuck may never act on it: a short grace keeps "a failed rank stops the job" within seconds.
+ */
+export const STOP_GRACE_MS = 2000;
 
 interface Running {
   spec: WorkerSpec;
@@ -44,7 +51,7 @@ interface Running {
 export function supervise(opts: SuperviseOptions): Promise<JobResult> {
   const out = opts.stdout ?? process.stdout;
   const err = opts.stderr ?? process.stderr;
-  const graceMs = opts.graceMs ?? 5000;
+  const graceMs = opts.graceMs ?? STOP_GRACE_MS;
   if (opts.logDir) mkdirSync(opts.logDir, { recursive: true });
 
   return new Promise<JobResult>((resolve) => {
@@ -82,15 +89,19 @@ export function supervise(opts: SuperviseOptions): Promise<JobResult> {
     }
 
     function stopAll(): void {
-      for (const r of running) if (!r.exited) r.child.kill('SIGTERM');
-      killTimer = setTimeout(() => {
-        for (const r of running) if (!r.exited) r.child.kill('SIGKILL');
-      }, graceMs);
+      signalAll('SIGTERM');
+      killTimer = setTimeout(() => signalAll('SIGKILL'), graceMs);
       killTimer.unref();
     }
 
+    function signalAll(sig: NodeJS.Signals): void {
+      for (const r of running) if (!r.exited) r.child.kill(sig);
+    }
+
     const onSignal = (sig: NodeJS.Signals) => {
-      if (failure === undefined) failure = `interrupted by ${sig}; stopping all workers`;
+      if (killTimer) return signalAll('SIGKILL'); // already stopping: a second Ctrl-C means now
+      failure = `interrupted by ${sig}; stopping all workers`;
+      failCode = 128 + constants.signals[sig]; // the shell convention: 130 for SIGINT, 143 for SIGTERM
       stopAll();
     };
     process.on('SIGINT', onSignal);

@@ -1,0 +1,98 @@
+// A failed rank fails the job within seconds and leaves no process behind; so do signals to the launcher, and a
+// launcher killed outright takes its workers with it. Real processes throughout.
+import t from 'tap';
+import { existsSync, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import { STOP_GRACE_MS } from '../launcher/supervisor.js';
+import { FAKE_WORKER_OPTIONS, killAtTeardown, launch, LONG, survivors, TINY, until, workersOf } from './fixtures/launcher/procs.js';
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+/** Pids of those `ranks` of a FAKE_WORKER=fail job that are up and ignoring SIGTERM. */
+function waiting(dir: string, ranks: number[]): number[] {
+  return ranks.map((r) => join(dir, `waiting-${r}`)).filter((f) => existsSync(f)).map((f) => Number(readFileSync(f, 'utf8')));
+}
+
+t.test('a worker that exits with an error: its last stderr lines name the cause; peers ignoring SIGTERM are SIGKILLed', async (t) => {
+  const dir = t.testdir();
+  const start = performance.now();
+  const p = launch(t, ['-n', '3', '--gpus', 'none'], { NODE_OPTIONS: FAKE_WORKER_OPTIONS, FAKE_WORKER: 'fail', FAIL_RANK: '1', FAKE_DIR: dir });
+  const blocked = () => waiting(dir, [0, 2]);
+  killAtTeardown(t, blocked);
+  const exit = await p.exit;
+  const elapsed = exit.at - start;
+  t.equal(exit.code, 1, 'non-zero exit');
+  const message = p.stderr.slice(p.stderr.indexOf('ddp-launch: rank 1'));
+  t.match(message, /^ddp-launch: rank 1 \(pid \d+\) exited with code 3; stopping the other workers\nlast stderr lines of rank 1:\n  fake failure line 11\n/);
+  t.match(message, /  fake failure line 30\n$/, 'up to its very last line');
+  t.notMatch(message, /line 10\n/, 'only the last 20 lines');
+  t.equal(blocked().length, 2, 'ranks 0 and 2 were running, blocked');
+  t.ok(existsSync(join(dir, 'sigterm-0')) && existsSync(join(dir, 'sigterm-2')), 'they got SIGTERM first');
+  t.same(await survivors(blocked()), [], 'and were SIGKILLed: none left running');
+  t.ok(elapsed >= STOP_GRACE_MS && elapsed < STOP_GRACE_MS + 5000, `job over in ${seconds(elapsed)} (grace ${seconds(STOP_GRACE_MS)})`);
+});
+
+t.test('kill -9 of rank 1 mid-training: the launcher exits non-zero within 10 s naming it, ranks 0 and 2 stopped', async (t) => {
+  const p = launch(t, ['-n', '3', '--gpus', 'none', ...LONG]);
+  await p.waitFor(/^\[r0\] step \d+/m);
+  const workers = workersOf(p.pid);
+  killAtTeardown(t, () => workers.values());
+  t.same([...workers.keys()].sort(), [0, 1, 2], 'three workers training');
+  const victim = workers.get(1)!;
+  const killedAt = performance.now();
+  process.kill(victim, 'SIGKILL');
+  const exit = await p.exit;
+  const elapsed = exit.at - killedAt;
+  t.ok(elapsed < 10_000, `launcher exited ${seconds(elapsed)} after kill -9 of rank 1`);
+  t.not(exit.code, 0, 'non-zero exit');
+  t.match(p.stderr, `ddp-launch: rank 1 (pid ${victim}) was killed by signal SIGKILL; stopping the other workers`);
+  t.notMatch(p.stdout, /\[r0\] done:/, 'rank 0 did not finish: it was stopped in training');
+  t.same(await survivors(workers.values()), [], 'no worker left running when the launcher exits');
+});
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  t.test(`${sig} to the launcher stops every worker and exits ${128 + constants.signals[sig]}`, async (t) => {
+    const p = launch(t, ['-n', '2', '--gpus', 'none', ...TINY]);
+    await p.waitFor(/^\[r0\] /m); // the workers are up and have joined
+    const workers = workersOf(p.pid);
+    killAtTeardown(t, () => workers.values());
+    t.equal(workers.size, 2, 'two workers running');
+    const sentAt = performance.now();
+    p.child.kill(sig);
+    const exit = await p.exit;
+    t.equal(exit.code, 128 + constants.signals[sig], `exit code ${128 + constants.signals[sig]}`);
+    t.match(p.stderr, `ddp-launch: interrupted by ${sig}; stopping all workers`);
+    t.same(await survivors(workers.values()), [], 'no worker left running');
+    t.ok(exit.at - sentAt < 5000, `launcher exited ${seconds(exit.at - sentAt)} after ${sig}`);
+  });
+}
+
+t.test('a second SIGINT kills workers that ignore SIGTERM at once, without waiting out the grace period', async (t) => {
+  const dir = t.testdir();
+  const p = launch(t, ['-n', '2', '--gpus', 'none'], { NODE_OPTIONS: FAKE_WORKER_OPTIONS, FAKE_WORKER: 'fail', FAKE_DIR: dir });
+  killAtTeardown(t, () => waiting(dir, [0, 1]));
+  await until(() => waiting(dir, [0, 1]).length === 2, 'both fake ranks to wait');
+  const workers = waiting(dir, [0, 1]);
+  const sentAt = performance.now();
+  p.child.kill('SIGINT');
+  const noted = [0, 1].map((r) => join(dir, `sigterm-${r}`));
+  await until(() => noted.every((f) => existsSync(f)), 'the first SIGINT to reach them as SIGTERM');
+  p.child.kill('SIGINT');
+  const exit = await p.exit;
+  t.equal(exit.code, 130, 'exit code 130');
+  t.same(await survivors(workers), [], 'the second SIGKILLed them');
+  t.ok(exit.at - sentAt < STOP_GRACE_MS, `launcher exited ${seconds(exit.at - sentAt)} after the first SIGINT`);
+});
+
+t.test('SIGKILL of the launcher: its workers notice the closed IPC channel and exit on their own', async (t) => {
+  const p = launch(t, ['-n', '2', '--gpus', 'none', ...LONG]);
+  await p.waitFor(/^\[r0\] step \d+/m);
+  const workers = workersOf(p.pid);
+  killAtTeardown(t, () => workers.values());
+  t.equal(workers.size, 2, 'two workers training');
+  const killedAt = performance.now();
+  p.child.kill('SIGKILL');
+  const left = await survivors(workers.values(), 5000);
+  t.same(left, [], `workers gone ${seconds(performance.now() - killedAt)} after the launcher was killed`);
+});
