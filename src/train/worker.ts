@@ -29,6 +29,9 @@ async function main(argv: string[]): Promise<void> {
     port: cfg.port && cfg.port + dist.localRank,
     collectiveTimeoutMs: cfg.collectiveTimeout * 1000,
   });
+  // Stopped by a launcher (ours, mpirun, srun): close the sockets first, so ranks on other hosts fail at
+  // their next collective instead of waiting out --collective-timeout.
+  process.once('SIGTERM', () => void comm.close().finally(() => process.exit(143)));
   const choice = await selectBackend({ forced: cfg.backend });
   if (comm.rank === 0) log(describeChoice(choice));
 
