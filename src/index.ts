@@ -3,6 +3,7 @@
  */
 export { cowclip, cowclipIndexed, type CowClipOptions } from './optim/cowclip.js';
 export { Adam, type AdamOptions } from './optim/adam.js';
+export { Sgd, type Optimizer } from './optim/optimizer.js';
 export { EmbeddingUpdater, type EmbedUpdateOptions, type EmbedUpdateStats } from './optim/embed-update.js';
 export { resolveHyper, denseLrAt, SCALING_RULES, type Hyper } from './optim/schedule.js';
 export { mergeRows, mergeSparse, encodeSparse, decodeSparse, type SparseGrad } from './model/merge.js';

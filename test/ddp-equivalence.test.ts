@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
 import type { RunReport } from '../src/train/report.js';
 import { runLauncher, realSample } from './helpers/cli.js';
+import { runJob, worstRelativeDiff } from './helpers/runs.js';
 
 /**
  * The product's central promise: N workers x B/N train the same model as 1 worker x B, because CowClip
@@ -16,44 +16,7 @@ const BASE = [
   '--global-batch', '250', '--steps', '20', '--cowclip-ratio', '0.01', '--check-every', '5', '--log-every', '0',
 ];
 
-async function run(t: Test, dir: string, name: string, n: number, extra: string[]) {
-  const save = join(dir, name);
-  const report = join(dir, `${name}.json`);
-  const r = await runLauncher(['-n', String(n), ...BASE, ...extra, '--save', save, '--report', report]);
-  t.equal(r.code, 0, `${name} exits 0${r.code ? `: ${r.stderr.slice(-2000)}` : ''}`);
-  const rep = JSON.parse(readFileSync(report, 'utf8')) as RunReport;
-  return { rep, ckpt: await loadCheckpoint(save) };
-}
-
-/**
- * max |a - b| / max |a| over the worst tensor of two checkpoints. The model's dense weights are one flat
- * vector in training (the fused all-reduce buffer), so the `dense/*` entries are measured as that one
- * tensor: measured alone, a 1-element bias that stays near 0 (seen: 4.4e-6, differing by 1.8e-10 from
- * float32 summation order) makes the ratio meaningless.
- */
-function worstRelativeDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): { rel: number; name: string } {
-  const scale = new Map<string, number>();
-  const diff = new Map<string, number>();
-  for (const [name, x] of a) {
-    const group = name.startsWith('dense/') ? 'dense/* (flat vector)' : name;
-    const y = b.get(name)!;
-    let d = diff.get(group) ?? 0;
-    let m = scale.get(group) ?? 0;
-    for (let i = 0; i < x.length; i++) {
-      d = Math.max(d, Math.abs(x[i] - y[i]));
-      m = Math.max(m, Math.abs(x[i]));
-    }
-    diff.set(group, d);
-    scale.set(group, m);
-  }
-  let worst = { rel: 0, name: '' };
-  for (const [group, d] of diff) {
-    const m = scale.get(group)!;
-    const rel = m > 0 ? d / m : d;
-    if (rel > worst.rel) worst = { rel, name: group };
-  }
-  return worst;
-}
+const run = (t: Test, dir: string, name: string, n: number, extra: string[]) => runJob(t, dir, name, n, [...BASE, ...extra]);
 
 for (const model of ['deepfm', 'wd', 'dcn', 'dcnv2']) {
   for (const mode of ['dense', 'lazy']) {

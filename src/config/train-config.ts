@@ -2,6 +2,11 @@ import { parseFlags, type FlagSpec } from './flags.js';
 import { UserError } from '../util/errors.js';
 import { DEFAULT_MIN_COUNT, DEFAULT_SPLIT, parseDataSpec } from '../data/load.js';
 import { parseSplit } from '../data/split.js';
+import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/optimizer.js';
+
+/** The --sync strategies (src/sync/registry.ts builds them). */
+export const SYNC_NAMES = ['allreduce', 'dense', 'local-clip', 'local-sgd', 'hybrid'] as const;
+export type SyncName = (typeof SYNC_NAMES)[number];
 
 /** Every flag a training worker understands; `ddp-launch` forwards them unchanged to each rank. */
 export const TRAIN_FLAGS: readonly FlagSpec[] = [
@@ -35,14 +40,26 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   { group: 'Training', name: 'cowclip-ratio', type: 'float', default: 1, min: 0, help: 'CowClip r' },
   { group: 'Training', name: 'cowclip-zeta', type: 'float', default: 1e-5, min: 0, help: 'CowClip lower bound zeta' },
   { group: 'Training', name: 'cowclip-form', type: 'string', default: 'paper', choices: ['paper', 'reference'], help: 'threshold form (see README)' },
-  { group: 'Training', name: 'sync', type: 'string', default: 'allreduce', choices: ['allreduce', 'local-clip'], help: 'allreduce: per-ID global merge then CowClip with global counts; local-clip: CowClip with each rank\'s local counts, then average (the naive port, for comparison)' },
-  { group: 'Training', name: 'check-every', type: 'int', default: 100, min: 0, help: 'compare parameter checksums across ranks every K steps and at the end (0: only at the end)' },
+  {
+    group: 'Training',
+    name: 'sync',
+    type: 'string',
+    default: 'allreduce',
+    choices: SYNC_NAMES,
+    help:
+      'how replicas synchronise: allreduce (per-ID global merge, CowClip with global counts); dense (embedding grads densified to whole tables and all-reduced: same maths, more bytes); ' +
+      "local-clip (CowClip with each rank's local counts, then average: the naive port); local-sgd (replicas train alone, parameters averaged every --sync-every steps); " +
+      'hybrid (dense synchronous, embedding updates applied one step late so their exchange overlaps the next step)',
+  },
+  { group: 'Training', name: 'sync-every', type: 'int', default: 4, min: 1, help: 'local-sgd: average parameters every H steps (and after the last step)' },
+  { group: 'Training', name: 'optimizer', type: 'string', default: 'adam', choices: OPTIMIZER_NAMES, help: 'optimizer of dense weights and embeddings: adam, or plain sgd (w -= lr g)' },
+  { group: 'Training', name: 'check-every', type: 'int', default: 100, min: 0, help: 'compare parameter checksums across ranks every K steps (local-sgd: at the next averaging) and at the end (0: only at the end)' },
 
   { group: 'Distributed', name: 'collective-timeout', type: 'float', default: 600, min: 1, help: 'seconds a collective waits for the other ranks before failing, naming those that did not arrive' },
   { group: 'Distributed', name: 'bind', type: 'string', help: "address to bind and advertise to the other ranks (default: this host's address on the route to MASTER_ADDR)" },
   { group: 'Distributed', name: 'port', type: 'int', default: 0, min: 0, max: 65535, help: 'data port: local rank R binds PORT+R (0: ephemeral ports)' },
 
-  { group: 'Output', name: 'eval-every', type: 'int', default: 0, min: 0, help: 'evaluate every K steps (0: at the end only)' },
+  { group: 'Output', name: 'eval-every', type: 'int', default: 0, min: 0, help: 'evaluate every K steps (local-sgd: at the next averaging; 0: at the end only)' },
   { group: 'Output', name: 'log-every', type: 'float', default: 5, min: 0, help: 'seconds between progress lines' },
   { group: 'Output', name: 'save', type: 'string', help: 'write a checkpoint to DIR at the end' },
   { group: 'Output', name: 'report', type: 'string', help: 'write the run report JSON to FILE' },
@@ -78,7 +95,9 @@ export interface TrainConfig {
   cowclipRatio: number;
   cowclipZeta: number;
   cowclipForm: 'paper' | 'reference';
-  sync: 'allreduce' | 'local-clip';
+  sync: SyncName;
+  syncEvery: number;
+  optimizer: OptimizerName;
   checkEvery: number;
   collectiveTimeout: number;
   bind?: string;

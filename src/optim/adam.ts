@@ -4,16 +4,20 @@
  * with the step count t (1-based) passed explicitly so every rank and a resumed run agree on it.
  */
 
+import type { Optimizer } from './optimizer.js';
+
 export interface AdamOptions {
   beta1?: number;
   beta2?: number;
   epsilon?: number;
 }
 
-export class Adam {
+export class Adam implements Optimizer {
+  readonly name = 'adam';
   /** First and second moments, one per weight; exposed for checkpointing. */
   readonly m: Float32Array;
   readonly v: Float32Array;
+  readonly state: readonly { name: string; data: Float32Array }[];
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
@@ -24,6 +28,10 @@ export class Adam {
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.epsilon = opts.epsilon ?? 1e-7;
+    this.state = [
+      { name: 'm', data: this.m },
+      { name: 'v', data: this.v },
+    ];
   }
 
   /** Bias-corrected step size of step t (t >= 1). */

@@ -1,15 +1,16 @@
 /**
  * One step of the embedding update from the merged (global) batch gradients of the field table (d-dim,
  * CowClip-ed) and of the first-order table (1-dim, never clipped). Order per COWCLIP.md: L2, then
- * CowClip, then Adam.
+ * CowClip, then Adam (or SGD, --optimizer sgd).
  *   dense: L2 gradient 2*lambda*W on EVERY row, rows absent from the batch clipped with count 1, Adam
  *          over the whole table (the reference behaviour; O(table) per step).
  *   lazy:  L2, CowClip and Adam only on the rows present in the batch (O(batch rows) per step).
  */
 import type { EmbeddingTable } from '../model/embedding.js';
 import type { SparseGrad } from '../model/merge.js';
-import { Adam, type AdamOptions } from './adam.js';
+import type { AdamOptions } from './adam.js';
 import { type CowClipOptions, cowclip, cowclipIndexed } from './cowclip.js';
+import { createOptimizer, type Optimizer, type OptimizerName } from './optimizer.js';
 
 export type EmbedUpdateMode = 'dense' | 'lazy';
 
@@ -21,6 +22,8 @@ export interface EmbedUpdateOptions extends CowClipOptions {
   lambda: number;
   /** CowClip on the field table; off gives plain (L2 +) Adam. */
   clip: boolean;
+  /** Default adam. */
+  optimizer?: OptimizerName;
   adam?: AdamOptions;
 }
 
@@ -32,9 +35,9 @@ export interface EmbedUpdateStats {
 }
 
 export class EmbeddingUpdater {
-  /** Optimizer state of each table, exposed for checkpointing. */
-  readonly fieldAdam: Adam;
-  readonly firstAdam: Adam;
+  /** The optimizer of each table (its state is checkpointed). */
+  readonly fieldOpt: Optimizer;
+  readonly firstOpt: Optimizer;
   /** Dense mode only: whole-table gradients and the count-1 vector of absent rows. */
   private readonly fieldScratch: Float32Array;
   private readonly firstScratch: Float32Array;
@@ -49,8 +52,8 @@ export class EmbeddingUpdater {
       throw new RangeError(`EmbeddingUpdater: first-order table [${first.rows}, ${first.dim}] must be [${field.rows}, 1]`);
     }
     if (options.mode !== 'dense' && options.mode !== 'lazy') throw new RangeError(`EmbeddingUpdater: unknown mode ${String(options.mode)}`);
-    this.fieldAdam = new Adam(field.weights.length, options.adam);
-    this.firstAdam = new Adam(first.weights.length, options.adam);
+    this.fieldOpt = createOptimizer(options.optimizer ?? 'adam', field.weights.length, options.adam);
+    this.firstOpt = createOptimizer(options.optimizer ?? 'adam', first.weights.length, options.adam);
     const dense = options.mode === 'dense';
     this.fieldScratch = new Float32Array(dense ? field.weights.length : 0);
     this.firstScratch = new Float32Array(dense ? first.weights.length : 0);
@@ -72,17 +75,17 @@ export class EmbeddingUpdater {
     const rowsClipped = clip ? cowclipIndexed(field.weights, fieldGrad.ids, fieldGrad.rows, fieldGrad.counts, field.dim, options) : 0;
 
     if (options.mode === 'lazy') {
-      this.fieldAdam.updateRows(field.weights, fieldGrad.ids, fieldGrad.rows, field.dim, options.lr, t);
-      this.firstAdam.updateRows(first.weights, firstGrad.ids, firstGrad.rows, 1, options.lr, t);
+      this.fieldOpt.updateRows(field.weights, fieldGrad.ids, fieldGrad.rows, field.dim, options.lr, t);
+      this.firstOpt.updateRows(first.weights, firstGrad.ids, firstGrad.rows, 1, options.lr, t);
     } else {
       // Absent rows: gradient = L2 alone, clipped with count 1; batch rows then overwritten by their final rows.
       fillL2(this.fieldScratch, field.weights, options.lambda);
       if (clip) cowclip(field.weights, this.fieldScratch, this.ones, field.dim, options);
       scatter(this.fieldScratch, fieldGrad);
-      this.fieldAdam.updateDense(field.weights, this.fieldScratch, options.lr, t);
+      this.fieldOpt.updateDense(field.weights, this.fieldScratch, options.lr, t);
       fillL2(this.firstScratch, first.weights, options.lambda);
       scatter(this.firstScratch, firstGrad);
-      this.firstAdam.updateDense(first.weights, this.firstScratch, options.lr, t);
+      this.firstOpt.updateDense(first.weights, this.firstScratch, options.lr, t);
     }
     return { rowsInBatch: fieldGrad.ids.length, rowsClipped };
   }

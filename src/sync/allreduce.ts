@@ -1,5 +1,6 @@
 import type { Communicator } from '../comm/communicator.js';
 import { decodeSparse, encodeSparse, mergeRows, mergeSparse, type SparseGrad } from '../model/merge.js';
+import { Meter } from './meter.js';
 import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
 
 /**
@@ -12,17 +13,20 @@ import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
  */
 export class AllreduceSync implements SyncStrategy {
   readonly name: string = 'allreduce';
+  readonly meter: Meter;
   private packed = new Float32Array(0);
 
   constructor(
     protected readonly comm: Communicator,
     protected readonly dim: number,
-  ) {}
+  ) {
+    this.meter = new Meter(comm);
+  }
 
   async exchange(local: LocalGrads): Promise<GlobalGrads> {
     const mine = this.mergeLocal(local);
-    await this.comm.allreduce(local.dense, 'sum');
-    return { dense: local.dense, ...unpack(await this.gatherMerge(mine), this.dim), localUnique: mine.ids.length };
+    await this.meter.allreduce('dense', local.dense);
+    return { dense: local.dense, embed: { ...unpack(await this.gatherMerge(mine), this.dim), step: local.step }, localUnique: mine.ids.length };
   }
 
   /** This rank's rows merged per ID, as packed [field | first-order] rows of d + 1 values. */
@@ -39,11 +43,20 @@ export class AllreduceSync implements SyncStrategy {
     return mergeRows(local.ids, null, packed.subarray(0, n * w), w);
   }
 
-  /** Every rank's merged rows, all-gathered and merged again (rank order: identical on every rank). */
+  /** Starts the all-gather of this rank's merged rows; resolves to every rank's rows, in rank order. */
+  protected startGather(mine: SparseGrad): Promise<SparseGrad[]> {
+    if (this.comm.size === 1) return Promise.resolve([mine]);
+    return this.meter.start('sparse', 'allgatherv', (c) => c.allgatherv(encodeSparse(mine))).then((parts) => parts.map(decodeSparse));
+  }
+
+  /** Merges all-gathered rows per ID (rank order: identical on every rank). */
+  protected mergeGathered(parts: SparseGrad[]): SparseGrad {
+    return parts.length === 1 ? parts[0] : mergeSparse(parts, this.dim + 1);
+  }
+
+  /** Every rank's merged rows, all-gathered and merged again. */
   protected async gatherMerge(mine: SparseGrad): Promise<SparseGrad> {
-    if (this.comm.size === 1) return mine;
-    const parts = await this.comm.allgatherv(encodeSparse(mine));
-    return mergeSparse(parts.map(decodeSparse), this.dim + 1);
+    return this.mergeGathered(await this.meter.wait(this.startGather(mine)));
   }
 }
 

@@ -33,7 +33,7 @@ export class LocalClipSync extends AllreduceSync {
     for (let j = 0; j < mine.ids.length; j++) {
       for (let k = 0; k < this.dim; k++) mine.rows[j * w + k] = field.rows[j * this.dim + k] / n;
     }
-    await this.comm.allreduce(local.dense, 'sum');
-    return { dense: local.dense, ...unpack(await this.gatherMerge(mine), this.dim), localUnique: mine.ids.length, clipped: true };
+    await this.meter.allreduce('dense', local.dense);
+    return { dense: local.dense, embed: { ...unpack(await this.gatherMerge(mine), this.dim), step: local.step, clipped: true }, localUnique: mine.ids.length };
   }
 }

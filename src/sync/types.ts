@@ -1,7 +1,10 @@
 import type { SparseGrad } from '../model/merge.js';
+import type { Meter } from './meter.js';
 
 /** The gradients of one step as the trainer hands them to a strategy (views, valid until the next step). */
 export interface LocalGrads {
+  /** The training step (1-based). */
+  step: number;
   /** [numDense], already scaled by 1 / global batch. */
   dense: Float32Array;
   /** [b * F] embedding-table rows of the local batch, one per (sample, field). */
@@ -12,23 +15,47 @@ export interface LocalGrads {
   linear: Float32Array;
 }
 
-/** What every rank applies, identically: the global per-ID sums with global counts. */
-export interface GlobalGrads {
-  /** Sum over ranks (= gradient of the global mean loss). Same array as LocalGrads.dense. */
-  dense: Float32Array;
+/** Embedding gradients to apply: per-ID rows with the counts CowClip uses. */
+export interface EmbedGrads {
   field: SparseGrad;
   linear: SparseGrad;
-  /** Distinct IDs this rank contributed (the rows of its sparse payload). */
-  localUnique: number;
+  /** The training step (1-based) the gradients were computed at: the embedding optimizer's step t. */
+  step: number;
   /** True when the strategy already applied CowClip (so the optimizer must not clip again). */
   clipped?: boolean;
 }
 
+/** What every rank applies after a step's exchange. */
+export interface GlobalGrads {
+  /** The dense gradient to apply (sum over ranks = gradient of the global mean loss, for synchronous strategies). */
+  dense: Float32Array;
+  /** The embedding gradients to apply now, or null: none this step (hybrid applies them one step late). */
+  embed: EmbedGrads | null;
+  /** Distinct IDs this rank contributed (the rows of its sparse payload). */
+  localUnique: number;
+}
+
 /**
- * How replicas agree on a step's gradients. Strategies are written against the Communicator only;
- * they never see a model.
+ * How replicas agree on a step's gradients, or on their parameters. Strategies are written against the
+ * Communicator only (they may hold the replica's arrays, never a model). The trainer calls, per step:
+ *
+ *   inSync(step, last)     -> before the exchange: whether the ranks meet after this step with identical
+ *                             replicas. Only then does the trainer sum the loss across ranks, check for drift
+ *                             and evaluate (deferred to the next such step). Absent: every step.
+ *   exchange(local)        -> the gradients every rank applies now (the only required hook).
+ *   afterStep(step, last)  -> after the optimizer applied the step: e.g. local SGD averages parameters here.
+ *   drain()                -> once, after the last step: gradients still owed (hybrid's last embedding
+ *                             update), applied before the final check and evaluation. Absent: none.
+ *
+ * A strategy must make every rank issue the same collectives in the same order, and must report in sync
+ * after the last step. Every collective it issues goes through its `meter`, which splits this rank's bytes
+ * on the wire into dense (dense weights) and sparse (embedding rows) and times the waiting.
  */
 export interface SyncStrategy {
   readonly name: string;
+  readonly meter: Meter;
+  inSync?(step: number, last: boolean): boolean;
   exchange(local: LocalGrads): Promise<GlobalGrads>;
+  afterStep?(step: number, last: boolean): Promise<void>;
+  drain?(): Promise<EmbedGrads | null>;
 }

@@ -5,6 +5,7 @@ import type { TrainConfig } from '../config/train-config.js';
 import type { LoadedData } from '../data/types.js';
 import { packageVersion } from '../util/version.js';
 import { UserError } from '../util/errors.js';
+import type { Optimizer } from '../optim/optimizer.js';
 import type { Replica } from './trainer.js';
 
 /**
@@ -40,12 +41,12 @@ export function replicaTensors(rep: Replica): { name: string; shape: number[]; d
   const { rows, dim } = rep.field;
   out.push({ name: 'embedding/field', shape: [rows, dim], data: rep.field.weights });
   out.push({ name: 'embedding/first_order', shape: [rows, 1], data: rep.first.weights });
-  out.push({ name: 'optimizer/dense/m', shape: [rep.dense.length], data: rep.denseAdam.m });
-  out.push({ name: 'optimizer/dense/v', shape: [rep.dense.length], data: rep.denseAdam.v });
-  out.push({ name: 'optimizer/field/m', shape: [rows, dim], data: rep.embed.fieldAdam.m });
-  out.push({ name: 'optimizer/field/v', shape: [rows, dim], data: rep.embed.fieldAdam.v });
-  out.push({ name: 'optimizer/first_order/m', shape: [rows, 1], data: rep.embed.firstAdam.m });
-  out.push({ name: 'optimizer/first_order/v', shape: [rows, 1], data: rep.embed.firstAdam.v });
+  const state = (group: string, shape: number[], opt: Optimizer) => {
+    for (const st of opt.state) out.push({ name: `optimizer/${group}/${st.name}`, shape, data: st.data });
+  };
+  state('dense', [rep.dense.length], rep.denseOpt);
+  state('field', [rows, dim], rep.embed.fieldOpt);
+  state('first_order', [rows, 1], rep.embed.firstOpt);
   return out;
 }
 

@@ -26,7 +26,7 @@ export interface RunReport {
   train: { logloss: number; lastLogloss: number };
   eval: { auc: number; logloss: number; rows: number };
   oracle: { auc: number; logloss: number } | null;
-  history: { step: number; auc: number; logloss: number }[];
+  history: TrainResult['history'];
   skippedLines: number;
   clipFraction: { mean: number; last: number };
   paramChecksums: string[];

@@ -8,10 +8,11 @@ import { EmbeddingTable } from '../model/embedding.js';
 import { createModel, initDense } from '../model/registry.js';
 import { GradientComputer } from '../model/step.js';
 import type { CtrModel } from '../model/types.js';
-import { Adam } from '../optim/adam.js';
-import { EmbeddingUpdater } from '../optim/embed-update.js';
+import { EmbeddingUpdater, type EmbedUpdateStats } from '../optim/embed-update.js';
+import { createOptimizer, type Optimizer } from '../optim/optimizer.js';
 import { denseLrAt, resolveHyper, type Hyper } from '../optim/schedule.js';
 import { createSync } from '../sync/registry.js';
+import type { EmbedGrads } from '../sync/types.js';
 import { Rng } from '../util/rng.js';
 import { BatchPlan, shardRange } from './batches.js';
 import { checkReplicas } from './drift.js';
@@ -21,7 +22,7 @@ import { Progress } from './progress.js';
 export interface Replica {
   model: CtrModel;
   dense: Float32Array;
-  denseAdam: Adam;
+  denseOpt: Optimizer;
   field: EmbeddingTable;
   first: EmbeddingTable;
   embed: EmbeddingUpdater;
@@ -44,7 +45,8 @@ export interface TrainResult {
   samplesPerSec: number;
   train: { logloss: number; lastLogloss: number };
   eval: EvalResult;
-  history: { step: number; auc: number; logloss: number }[];
+  /** Evaluations during and at the end of training; seconds = training time so far (evaluations excluded). */
+  history: { step: number; auc: number; logloss: number; seconds: number }[];
   clipFraction: { mean: number; last: number };
   /** Seconds over the run: batch fill + lookup, tfjs, per-ID merging, collectives (waiting included), optimizer. */
   time: { data: number; compute: number; merge: number; comm: number; update: number };
@@ -87,8 +89,9 @@ export function buildReplica(cfg: TrainConfig, data: LoadedData): Replica {
     ratio: cfg.cowclipRatio,
     zeta: cfg.cowclipZeta,
     form: cfg.cowclipForm,
+    optimizer: cfg.optimizer,
   });
-  return { model, dense, denseAdam: new Adam(model.numDense), field, first, embed, hyper, step: 0 };
+  return { model, dense, denseOpt: createOptimizer(cfg.optimizer, model.numDense), field, first, embed, hyper, step: 0 };
 }
 
 /** Total optimizer steps of the run: --steps, else --epochs passes (rounded up to whole steps). */
@@ -117,9 +120,11 @@ export async function train(
   const sync = createSync(cfg, comm, rep);
   // A rank whose slice of a short last batch is empty still joins every collective, with zero gradients.
   const empty = { lossSum: 0, gradDense: new Float32Array(model.numDense), gradEmb: new Float32Array(0), gradLinear: new Float32Array(0) };
-  const bytes = { dense: 0, sparse: 0 };
   const unique = { local: 0, global: 0 };
   const lossBuf = new Float32Array(2);
+  /** This rank's loss sum and rows since the ranks last met (every step, except under local SGD). */
+  let pendingLoss = 0;
+  let pendingRows = 0;
   const time = { data: 0, compute: 0, merge: 0, comm: 0, update: 0 };
   const history: TrainResult['history'] = [];
   let lossSum = 0;
@@ -136,10 +141,29 @@ export async function train(
         `global batch ${cfg.globalBatch} over ${size} rank(s); ${total} steps (${plan.stepsPerEpoch} per epoch); ` +
         `lr dense ${rep.hyper.lrDense.toExponential(2)} (warmup ${rep.hyper.warmupSteps}), lr embed ${rep.hyper.lrEmbed.toExponential(2)}, ` +
         `L2 ${rep.hyper.l2.toExponential(2)}, CowClip ${cfg.cowclip ? `on (${cfg.cowclipForm}, r=${cfg.cowclipRatio}, zeta=${cfg.cowclipZeta})` : 'off'}, ` +
-        `embedding update ${cfg.embedUpdate}`,
+        `embedding update ${cfg.embedUpdate}, optimizer ${cfg.optimizer}, sync ${sync.name}${cfg.sync === 'local-sgd' ? ` (averaging every ${cfg.syncEvery} steps)` : ''}`,
     );
   }
   const tTrain = performance.now();
+  let evalSeconds = 0;
+  const evaluateNow = async (step: number): Promise<EvalResult> => {
+    const te = performance.now();
+    const e = await evaluate(rep, data.eval, comm, localCap);
+    history.push({ step, auc: e.auc, logloss: e.logloss, seconds: (te - tTrain) / 1000 - evalSeconds });
+    evalSeconds += (performance.now() - te) / 1000;
+    return e;
+  };
+  /** Charges the time since t to comm (the strategy's waiting) and merge (the rest). */
+  const chargeSync = (t: number, waitedBefore: number): void => {
+    const inComm = (sync.meter.seconds - waitedBefore) * 1000;
+    time.comm += inComm;
+    time.merge += performance.now() - t - inComm;
+  };
+  // Drift checks, evaluations and progress lines fall due every K steps (seconds) but run at the first step
+  // after which the strategy says the ranks meet with identical replicas (every step, except between local
+  // SGD's averaging points, where no rank waits for another: not even to sum the loss).
+  let checkDue = false;
+  let evalDue = false;
   for (let step = 0; step < total; step++) {
     let t = performance.now();
     const rows = plan.globalRows(step);
@@ -152,59 +176,80 @@ export async function train(
     const out = batch.size > 0 ? grads.compute(rep.dense, batch, rows.length) : empty;
     time.compute += performance.now() - t;
 
+    if (!Number.isFinite(out.lossSum)) {
+      throw new Error(`step ${step + 1}: training loss is ${out.lossSum} (diverged); lower --lr / --lr-embed`);
+    }
+    pendingLoss += out.lossSum;
+    pendingRows += batch.size;
+    const inSync = sync.inSync ? sync.inSync(step + 1, step + 1 === total) : true;
+
     t = performance.now();
-    const commBefore = commSeconds(comm);
-    const denseBefore = comm.stats.byKind.allreduce.bytesSent;
-    const sparseBefore = comm.stats.byKind.allgatherv.bytesSent;
+    let waited = sync.meter.seconds;
+    let lossDone: Promise<void> | null = null;
+    if (inSync) {
+      // The global loss, reduced where the ranks meet anyway (issued first, so that it never queues behind an
+      // exchange a strategy leaves in flight, as hybrid does).
+      lossBuf[0] = pendingLoss;
+      lossBuf[1] = pendingRows;
+      pendingLoss = pendingRows = 0;
+      lossDone = comm.allreduce(lossBuf, 'sum');
+    }
     const global = await sync.exchange({
+      step: step + 1,
       dense: out.gradDense,
       ids: batch.ids.subarray(0, batch.size * F),
       emb: out.gradEmb,
       linear: out.gradLinear,
     });
+    if (lossDone) await sync.meter.wait(lossDone);
     unique.local += global.localUnique;
-    unique.global += global.field.ids.length;
-    bytes.dense += comm.stats.byKind.allreduce.bytesSent - denseBefore;
-    bytes.sparse += comm.stats.byKind.allgatherv.bytesSent - sparseBefore;
-    lossBuf[0] = out.lossSum;
-    lossBuf[1] = batch.size;
-    await comm.allreduce(lossBuf, 'sum');
-    const inComm = (commSeconds(comm) - commBefore) * 1000;
-    time.comm += inComm;
-    time.merge += performance.now() - t - inComm;
+    unique.global += global.embed?.field.ids.length ?? 0;
+    chargeSync(t, waited);
 
     t = performance.now();
     rep.step = step + 1;
-    rep.denseAdam.updateDense(rep.dense, global.dense, denseLrAt(rep.hyper, step), rep.step);
-    const stats = rep.embed.update(global.field, global.linear, rep.step, global.clipped ? false : undefined);
+    rep.denseOpt.updateDense(rep.dense, global.dense, denseLrAt(rep.hyper, step), rep.step);
+    const stats = global.embed ? applyEmbed(rep, global.embed) : { rowsInBatch: 0, rowsClipped: 0 };
     time.update += performance.now() - t;
+
+    t = performance.now();
+    waited = sync.meter.seconds;
+    if (sync.afterStep) await sync.afterStep(step + 1, step + 1 === total);
+    chargeSync(t, waited);
 
     clipLast = stats.rowsInBatch ? stats.rowsClipped / stats.rowsInBatch : 0;
     clipSum += clipLast;
-    lossSum += lossBuf[0];
-    lossRows += lossBuf[1];
-    windowLoss += lossBuf[0];
-    windowRows += lossBuf[1];
-    if (!Number.isFinite(lossBuf[0])) {
-      throw new Error(`step ${step + 1}: training loss is ${lossBuf[0]} (diverged); lower --lr / --lr-embed`);
+    if (lossDone) {
+      lossSum += lossBuf[0];
+      lossRows += lossBuf[1];
+      windowLoss += lossBuf[0];
+      windowRows += lossBuf[1];
     }
-    const evalNow = cfg.evalEvery > 0 && (step + 1) % cfg.evalEvery === 0 && step + 1 < total;
-    if (progress.due(step + 1) || evalNow) {
+    const more = step + 1 < total;
+    if (cfg.evalEvery > 0 && (step + 1) % cfg.evalEvery === 0) evalDue = true;
+    if (cfg.checkEvery > 0 && (step + 1) % cfg.checkEvery === 0) checkDue = true;
+    const evalNow = evalDue && inSync && more;
+    if ((progress.due(step + 1) && inSync) || evalNow) {
       lastLogloss = windowLoss / windowRows;
       progress.report(step + 1, `epoch ${((step + 1) / plan.stepsPerEpoch).toFixed(2)} loss ${lastLogloss.toFixed(4)} clip ${(clipLast * 100).toFixed(2)}%`, (step + 1) * cfg.globalBatch);
       windowLoss = windowRows = 0;
     }
-    if (cfg.checkEvery > 0 && (step + 1) % cfg.checkEvery === 0 && step + 1 < total) await checkReplicas(rep, comm, step + 1);
+    if (checkDue && inSync && more) {
+      await checkReplicas(rep, comm, step + 1);
+      checkDue = false;
+    }
     if (evalNow) {
-      const e = await evaluate(rep, data.eval, comm, localCap);
-      history.push({ step: step + 1, auc: e.auc, logloss: e.logloss });
+      const e = await evaluateNow(step + 1);
+      evalDue = false;
       if (rank === 0) log(`eval at step ${step + 1}: auc ${e.auc.toFixed(4)} logloss ${e.logloss.toFixed(4)}`);
     }
   }
-  const trainSeconds = (performance.now() - tTrain) / 1000;
+  // Updates still owed (hybrid's last embedding gradients) are applied before the final check and evaluation.
+  const owed = sync.drain ? await sync.drain() : null;
+  if (owed) applyEmbed(rep, owed);
+  const trainSeconds = (performance.now() - tTrain) / 1000 - evalSeconds;
   await checkReplicas(rep, comm, total);
-  const ev = await evaluate(rep, data.eval, comm, localCap);
-  history.push({ step: total, auc: ev.auc, logloss: ev.logloss });
+  const ev = await evaluateNow(total);
   const samples = Math.min(total * cfg.globalBatch, lossRows);
   return {
     replica: rep,
@@ -218,7 +263,7 @@ export async function train(
     history,
     clipFraction: { mean: clipSum / total, last: clipLast },
     time: { data: time.data / 1000, compute: time.compute / 1000, merge: time.merge / 1000, comm: time.comm / 1000, update: time.update / 1000 },
-    bytes: { sent: comm.stats.bytesSent, received: comm.stats.bytesReceived, densePerStep: bytes.dense / total, sparsePerStep: bytes.sparse / total },
+    bytes: { sent: comm.stats.bytesSent, received: comm.stats.bytesReceived, densePerStep: sync.meter.bytes.dense / total, sparsePerStep: sync.meter.bytes.sparse / total },
     uniqueIdsPerStep: { local: unique.local / total, global: unique.global / total },
   };
 }
@@ -253,11 +298,9 @@ export async function evaluate(rep: Replica, data: EncodedData, comm: Communicat
   return { auc: auc(data.labels, all), logloss: logloss(data.labels, all), rows: data.rows };
 }
 
-/** Seconds this rank has spent inside collectives so far. */
-function commSeconds(comm: Communicator): number {
-  let s = 0;
-  for (const k of Object.values(comm.stats.byKind)) s += k.seconds;
-  return s;
+/** One embedding update: the gradients' own step is the embedding optimizer's step t. */
+function applyEmbed(rep: Replica, g: EmbedGrads): EmbedUpdateStats {
+  return rep.embed.update(g.field, g.linear, g.step, g.clipped ? false : undefined);
 }
 
 /** One hex digest over every parameter's bytes (dense, field table, first-order table), in that order. */

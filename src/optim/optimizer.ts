@@ -1,0 +1,50 @@
+/**
+ * The optimizers the trainer can run on dense weights and embedding tables (`--optimizer`): Adam (default, as in
+ * the CowClip reference) and plain SGD. SGD exists for sync strategies whose equivalence to synchronous training
+ * only holds for an update that is linear in the gradient: averaging N replicas that each took one SGD step is one
+ * SGD step with the mean gradient, while Adam's moments (g^2, the division by sqrt(v)) make it a different update.
+ */
+import { Adam, type AdamOptions } from './adam.js';
+
+export const OPTIMIZER_NAMES = ['adam', 'sgd'] as const;
+export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
+
+export interface Optimizer {
+  readonly name: OptimizerName;
+  /**
+   * Per-weight state arrays (Adam: m, v; SGD: none), aligned with the weights: checkpointed, compared by the
+   * drift guard and averaged with the parameters by local SGD.
+   */
+  readonly state: readonly { name: string; data: Float32Array }[];
+  /** Updates every weight w[i] with g[i] at step t (1-based). */
+  updateDense(w: Float32Array, g: Float32Array, lr: number, t: number): void;
+  /** Updates rows ids[i] of a [rows, dim] table with the packed rows g[i*dim ..] (distinct ids); others untouched. */
+  updateRows(w: Float32Array, ids: Int32Array, g: Float32Array, dim: number, lr: number, t: number): void;
+}
+
+/** Plain SGD, w -= lr * g: stateless. */
+export class Sgd implements Optimizer {
+  readonly name = 'sgd';
+  readonly state: readonly { name: string; data: Float32Array }[] = [];
+
+  constructor(private readonly size: number) {}
+
+  updateDense(w: Float32Array, g: Float32Array, lr: number): void {
+    if (w.length !== this.size || g.length !== w.length) throw new RangeError(`Sgd.updateDense: ${w.length} weights, ${g.length} grads, size ${this.size}`);
+    for (let i = 0; i < w.length; i++) w[i] -= lr * g[i];
+  }
+
+  updateRows(w: Float32Array, ids: Int32Array, g: Float32Array, dim: number, lr: number): void {
+    const rows = w.length / dim;
+    if (w.length !== this.size || g.length < ids.length * dim) throw new RangeError(`Sgd.updateRows: ${w.length} weights, ${g.length} grads for ${ids.length} rows x ${dim}`);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (id >>> 0 >= rows) throw new RangeError(`Sgd.updateRows: id ${id} outside table of ${rows} rows`);
+      for (let k = 0; k < dim; k++) w[id * dim + k] -= lr * g[i * dim + k];
+    }
+  }
+}
+
+export function createOptimizer(name: OptimizerName, size: number, adam?: AdamOptions): Optimizer {
+  return name === 'sgd' ? new Sgd(size) : new Adam(size, adam);
+}

@@ -1,0 +1,36 @@
+import type { SparseGrad } from '../model/merge.js';
+import { AllreduceSync, unpack } from './allreduce.js';
+import type { EmbedGrads, GlobalGrads, LocalGrads } from './types.js';
+
+/**
+ * Semi-synchronous training (PERSIA's hybrid, TorchRec's semi-sync): the dense gradients are all-reduced and
+ * applied every step, as in `allreduce`; the embedding gradients of step t are merged per ID and their
+ * all-gather is started but not awaited, so it travels while step t + 1 fills its batch and runs its forward
+ * and backward pass. They are merged and applied at step t + 1, after its dense exchange: step t + 1 looks up
+ * embeddings that lack step t's update (staleness 1). Step 1 applies no embedding update; after the last step
+ * drain() applies the last one, so every step's gradients are applied exactly once, in order, with the same
+ * global per-ID sums and counts as `allreduce` (CowClip with global counts), just one step late.
+ */
+export class HybridSync extends AllreduceSync {
+  override readonly name = 'hybrid';
+  private pending: { parts: Promise<SparseGrad[]>; step: number } | null = null;
+
+  override async exchange(local: LocalGrads): Promise<GlobalGrads> {
+    const mine = this.mergeLocal(local);
+    await this.meter.allreduce('dense', local.dense);
+    const late = await this.drain();
+    const parts = this.startGather(mine);
+    // Awaited at the next step; a failure meanwhile also fails that step's collectives, so never unhandled.
+    parts.catch(() => undefined);
+    this.pending = { parts, step: local.step };
+    return { dense: local.dense, embed: late, localUnique: mine.ids.length };
+  }
+
+  /** The embedding gradients still in flight (of the previous step), merged; null before the first step. */
+  async drain(): Promise<EmbedGrads | null> {
+    const p = this.pending;
+    if (!p) return null;
+    this.pending = null;
+    return { ...unpack(this.mergeGathered(await this.meter.wait(p.parts)), this.dim), step: p.step };
+  }
+}
