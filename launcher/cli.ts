@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseFlags, formatHelp } from '../src/config/flags.js';
 import { packageVersion } from '../src/util/version.js';
 import { LAUNCH_FLAGS, splitArgs } from './args.js';
+import { COMPARE_FLAGS, compareRequested, runCompare } from './compare.js';
 import { parseTrainConfig, TRAIN_FLAGS } from '../src/config/train-config.js';
 import { UserError } from '../src/util/errors.js';
 import { freePort } from '../src/util/net.js';
@@ -20,13 +21,14 @@ async function main(argv: string[]): Promise<number> {
   const { launch, train } = splitArgs(argv);
   const { flags } = parseFlags(LAUNCH_FLAGS, launch);
   if (flags.help) {
-    console.log(`${USAGE}\n${formatHelp(LAUNCH_FLAGS)}\n${formatHelp(TRAIN_FLAGS)}`);
+    console.log(`${USAGE}\n${formatHelp(LAUNCH_FLAGS)}\n${formatHelp(COMPARE_FLAGS)}\n${formatHelp(TRAIN_FLAGS)}`);
     return 0;
   }
   if (flags.version) {
     console.log(packageVersion());
     return 0;
   }
+  if (compareRequested(argv)) return runCompare(argv); // the same job once per sync strategy (launcher/compare.ts)
   parseTrainConfig(train); // fail here, once, rather than N times in the workers
 
   const nproc = flags.nprocPerNode as number;

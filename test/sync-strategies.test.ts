@@ -44,6 +44,8 @@ t.test('local-sgd: H = 1 with SGD is synchronous training; H = 4 is not; replica
   t.ok(moved.rel > 1e-3, `H = 4 vs allreduce: ${moved.rel.toExponential(2)} (${moved.name})`);
   for (const j of [h1, h4]) t.equal(new Set(j.rep.paramChecksums).size, 1, `${j.rep.config.syncEvery}: replicas identical at the end`);
   t.same(h4.rep.history.map((h) => h.step), [4, 8, 12, 16, 20], 'evaluations wait for averaging points');
+  t.ok(Math.abs(h1.rep.train.logloss - ref.rep.train.logloss) <= 1e-5 * ref.rep.train.logloss, `H = 1 training loss ${h1.rep.train.logloss} vs ${ref.rep.train.logloss}`);
+  t.equal(h4.rep.epochs, ref.rep.epochs, 'H = 4: the loss, summed only at averaging points, still covers every row');
   t.ok(h4.rep.ranks.every((r) => r.bytes.densePerStep < ref.rep.ranks[r.rank].bytes.densePerStep / 2), 'averaging every 4 steps sends fewer dense bytes');
 });
 

@@ -74,8 +74,9 @@ export class LocalSgdSync extends AllreduceSync {
     const all = new Int32Array(parts.reduce((s, p) => s + p.byteLength / 4, 0));
     let at = 0;
     for (const p of parts) {
-      all.set(new Int32Array(p.byteOffset % 4 === 0 ? p.buffer : p.slice().buffer, p.byteOffset % 4 === 0 ? p.byteOffset : 0, p.byteLength / 4), at);
-      at += p.byteLength / 4;
+      const bytes = p.byteOffset % 4 === 0 ? p : p.slice();
+      all.set(new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), at);
+      at += bytes.byteLength / 4;
     }
     // The union of the touched rows, ascending, identical on every rank: the per-ID merge's distinct ids.
     const union = mergeRows(all, null, new Float32Array(all.length), 1).ids;
@@ -94,13 +95,13 @@ async function averageRows(meter: Meter, traffic: Traffic, tables: { data: Float
   const width = tables.reduce((s, x) => s + x.dim, 0);
   const buf = new Float32Array(ids.length * width);
   const copy = (toBuf: boolean) => {
-    for (let j = 0; j < ids.length; j++) {
-      let at = j * width;
+    for (let j = 0, at = 0; j < ids.length; j++) {
       for (const { data, dim } of tables) {
-        const row = data.subarray(ids[j] * dim, (ids[j] + 1) * dim);
-        if (toBuf) buf.set(row, at);
-        else row.set(buf.subarray(at, at + dim));
-        at += dim;
+        const row = ids[j] * dim;
+        for (let k = 0; k < dim; k++, at++) {
+          if (toBuf) buf[at] = data[row + k];
+          else data[row + k] = buf[at];
+        }
       }
     }
   };

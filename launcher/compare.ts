@@ -1,0 +1,246 @@
+/**
+ * `ddp-launch --compare allreduce,dense,local-clip,... [launcher flags] [training flags]`: runs the same job
+ * (data, seed, model, global batch, -n) under each sync strategy, one after another, each a real ddp-launch
+ * job writing its report, then writes a markdown table, a JSON summary and an SVG chart side by side.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseFlags, type FlagSpec } from '../src/config/flags.js';
+import { parseTrainConfig, SYNC_NAMES, type SyncName } from '../src/config/train-config.js';
+import type { RunReport } from '../src/train/report.js';
+import { UserError } from '../src/util/errors.js';
+import { LAUNCH_FLAGS, splitArgs } from './args.js';
+import { compareSvg } from './compare-svg.js';
+
+export const COMPARE_FLAGS: readonly FlagSpec[] = [
+  {
+    group: 'Comparison',
+    name: 'compare',
+    type: 'list',
+    help: `run the job once per sync strategy, e.g. allreduce,dense,local-clip,local-sgd:8,hybrid (NAME:H = local-sgd averaging every H steps; strategies: ${SYNC_NAMES.join(', ')})`,
+  },
+  { group: 'Comparison', name: 'compare-out', type: 'string', help: 'directory for compare.md, compare.json, compare.svg and the per-run reports (default: compare-<timestamp>)' },
+  {
+    group: 'Comparison',
+    name: 'compare-repeats',
+    type: 'int',
+    default: 1,
+    min: 1,
+    help: 'run the whole list R times, interleaved, and report each strategy\'s median run by training time (throughput on a shared machine varies)',
+  },
+];
+
+/** Training flags the comparison sets itself for every run. */
+const OWNED = ['sync', 'report', 'save'];
+
+export function compareRequested(argv: readonly string[]): boolean {
+  return argv.some((a) => a === '--compare' || a.startsWith('--compare='));
+}
+
+interface Strategy {
+  label: string;
+  sync: SyncName;
+  syncEvery?: number;
+}
+
+export interface CompareRow {
+  label: string;
+  sync: string;
+  ok: boolean;
+  exitCode: number | null;
+  /** Seconds of the whole ddp-launch job (process start, data, training, evaluation). */
+  jobSeconds: number;
+  eval?: { auc: number; logloss: number };
+  samplesPerSec?: number;
+  trainSeconds?: number;
+  /** Per training step, mean over ranks of the bytes each rank sent. */
+  bytesPerStep?: { dense: number; sparse: number };
+  history?: RunReport['history'];
+  replicasIdentical?: boolean;
+  /** The report of the run shown (the median one by training time). */
+  report?: string;
+  /** With --compare-repeats > 1: every run's timing. */
+  repeats?: { samplesPerSec: number; trainSeconds: number; jobSeconds: number }[];
+}
+
+interface Run {
+  code: number | null;
+  seconds: number;
+  rep: RunReport | null;
+  file: string;
+}
+
+function parseStrategies(list: string[]): Strategy[] {
+  if (list.length === 0) throw new UserError('--compare needs a list of strategies, e.g. allreduce,dense,local-clip');
+  const out = list.map((item): Strategy => {
+    const [name, h, extra] = item.split(':');
+    if (!(SYNC_NAMES as readonly string[]).includes(name) || extra !== undefined) {
+      throw new UserError(`--compare ${list.join(',')}: unknown strategy '${item}'; expected one of ${SYNC_NAMES.join(', ')} (local-sgd:H for an averaging interval)`);
+    }
+    if (h === undefined) return { label: name, sync: name as SyncName };
+    if (name !== 'local-sgd' || !/^[1-9]\d*$/.test(h)) throw new UserError(`--compare: '${item}': only local-sgd takes :H, a positive integer`);
+    return { label: item, sync: 'local-sgd', syncEvery: Number(h) };
+  });
+  const dup = out.find((s, i) => out.findIndex((o) => o.label === s.label) !== i);
+  if (dup) throw new UserError(`--compare: '${dup.label}' is listed twice`);
+  return out;
+}
+
+/** Splits --compare/--compare-out off argv; the rest is an ordinary ddp-launch command line. */
+function splitCompareArgs(argv: readonly string[]): { compare: Record<string, unknown>; rest: string[] } {
+  const mine: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const [name] = argv[i].split('=', 1);
+    if (!COMPARE_FLAGS.some((f) => name === `--${f.name}`)) {
+      rest.push(argv[i]);
+      continue;
+    }
+    mine.push(argv[i]);
+    if (!argv[i].includes('=') && i + 1 < argv.length) mine.push(argv[++i]);
+  }
+  return { compare: parseFlags(COMPARE_FLAGS, mine).flags, rest };
+}
+
+function timestamp(): string {
+  return new Date().toISOString().slice(0, 19).replace(/[:T]/g, (c) => (c === 'T' ? '-' : ''));
+}
+
+/** Runs this launcher with args, output passed through; resolves to its exit code and duration. */
+function launch(args: string[]): Promise<{ code: number | null; seconds: number }> {
+  const cli = fileURLToPath(new URL(`./cli${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+  const t = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, cli, ...args], { stdio: 'inherit' });
+    // Ctrl-C or a kill stops the running job (ddp-launch stops its workers) and the whole comparison.
+    let stopped: NodeJS.Signals | null = null;
+    const stop = (sig: NodeJS.Signals) => {
+      stopped = sig;
+      child.kill(sig);
+    };
+    process.on('SIGINT', stop).on('SIGTERM', stop);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      process.off('SIGINT', stop).off('SIGTERM', stop);
+      if (stopped) {
+        console.error(`ddp-compare: stopped by ${stopped}`);
+        process.exit(stopped === 'SIGINT' ? 130 : 143);
+      }
+      resolve({ code, seconds: (performance.now() - t) / 1000 });
+    });
+  });
+}
+
+function median(xs: number[]): number {
+  const v = [...xs].sort((a, b) => a - b);
+  return v[Math.floor((v.length - 1) / 2)];
+}
+
+/** One table row from a strategy's runs: the median run by training time, or the first failure. */
+function summarise(s: Strategy, runs: Run[]): CompareRow {
+  const jobSeconds = median(runs.map((r) => r.seconds));
+  const failed = runs.find((r) => r.code !== 0 || !r.rep);
+  if (failed) return { label: s.label, sync: s.sync, ok: false, exitCode: failed.code, jobSeconds };
+  const byTime = [...runs].sort((a, b) => a.rep!.trainSeconds - b.rep!.trainSeconds);
+  const { rep, file } = byTime[Math.floor((byTime.length - 1) / 2)] as Run & { rep: RunReport };
+  const mean = (f: (r: RunReport['ranks'][number]) => number) => rep.ranks.reduce((a, r) => a + f(r), 0) / rep.ranks.length;
+  return {
+    label: s.label,
+    sync: s.sync,
+    ok: true,
+    exitCode: 0,
+    jobSeconds,
+    eval: { auc: rep.eval.auc, logloss: rep.eval.logloss },
+    samplesPerSec: rep.samplesPerSec,
+    trainSeconds: rep.trainSeconds,
+    bytesPerStep: { dense: mean((r) => r.bytes.densePerStep), sparse: mean((r) => r.bytes.sparsePerStep) },
+    history: rep.history,
+    replicasIdentical: new Set(rep.paramChecksums).size === 1,
+    report: file,
+    ...(runs.length > 1 && { repeats: runs.map((r) => ({ samplesPerSec: r.rep!.samplesPerSec, trainSeconds: r.rep!.trainSeconds, jobSeconds: r.seconds })) }),
+  };
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${Math.round(n)} B`;
+  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`;
+  if (n < 1e9) return `${(n / 1e6).toFixed(2)} MB`;
+  return `${(n / 1e9).toFixed(2)} GB`;
+}
+
+/** The markdown summary: one row per strategy, then eval AUC by step. */
+export function compareMarkdown(rows: CompareRow[], job: string): string {
+  const repeats = rows.find((r) => r.repeats)?.repeats?.length;
+  const lines = [
+    `Job: ${job}`,
+    ...(repeats ? ['', `samples/s and train s: the median of ${repeats} interleaved runs per strategy (by training time); job s: the median job time.`] : []),
+    '',
+    '| strategy | eval AUC | eval logloss | samples/s | dense bytes/step | sparse bytes/step | train s | job s | replicas |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  ];
+  for (const r of rows) {
+    if (!r.ok || !r.eval) {
+      lines.push(`| ${r.label} | failed (exit ${r.exitCode}) | | | | | | ${r.jobSeconds.toFixed(1)} | |`);
+      continue;
+    }
+    lines.push(
+      `| ${r.label} | ${r.eval.auc.toFixed(4)} | ${r.eval.logloss.toFixed(4)} | ${Math.round(r.samplesPerSec!).toLocaleString('en')} | ` +
+        `${formatBytes(r.bytesPerStep!.dense)} | ${formatBytes(r.bytesPerStep!.sparse)} | ${r.trainSeconds!.toFixed(1)} | ${r.jobSeconds.toFixed(1)} | ` +
+        `${r.replicasIdentical ? 'identical' : 'DIFFER'} |`,
+    );
+  }
+  const done = rows.filter((r) => r.history);
+  const steps = [...new Set(done.flatMap((r) => r.history!.map((h) => h.step)))].sort((a, b) => a - b);
+  if (steps.length > 1) {
+    lines.push('', 'Eval AUC by step:', '', `| step | ${done.map((r) => r.label).join(' | ')} |`, `| ---: |${' ---: |'.repeat(done.length)}`);
+    for (const step of steps) {
+      const cells = done.map((r) => r.history!.find((h) => h.step === step)?.auc.toFixed(4) ?? '');
+      lines.push(`| ${step} | ${cells.join(' | ')} |`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+export async function runCompare(argv: readonly string[]): Promise<number> {
+  const { compare, rest } = splitCompareArgs(argv);
+  const strategies = parseStrategies(compare.compare as string[]);
+  const { launch: launchArgs, train } = splitArgs(rest);
+  const { flags } = parseFlags(LAUNCH_FLAGS, launchArgs);
+  const cfg = parseTrainConfig(train);
+  const owned = train.find((a) => a.startsWith('--') && OWNED.includes(a.slice(2).split('=')[0]));
+  if (owned) throw new UserError(`${owned.split('=')[0]} cannot be combined with --compare: the comparison sets it for every run`);
+  if (cfg.evalEvery === 0) console.error('ddp-compare: no --eval-every: the chart will show one point per strategy (pass --eval-every K for curves)');
+  const out = (compare.compareOut as string | undefined) ?? `compare-${timestamp()}`;
+  await mkdir(out, { recursive: true });
+
+  const repeats = compare.compareRepeats as number;
+  const runs = new Map<string, Run[]>(strategies.map((s) => [s.label, []]));
+  for (let r = 0; r < repeats; r++) {
+    for (const [i, s] of strategies.entries()) {
+      const file = join(out, `${s.label.replace(/[^A-Za-z0-9_-]/g, '-')}${repeats > 1 ? `.r${r + 1}` : ''}.json`);
+      const args = [...rest, '--sync', s.sync, ...(s.syncEvery ? ['--sync-every', String(s.syncEvery)] : []), '--report', file];
+      console.error(`ddp-compare: [${r * strategies.length + i + 1}/${repeats * strategies.length}] ${s.label}`);
+      const { code, seconds } = await launch(args);
+      let rep: RunReport | null = null;
+      if (code === 0) rep = JSON.parse(await readFile(file, 'utf8')) as RunReport;
+      else console.error(`ddp-compare: ${s.label} failed (exit code ${code}); continuing with the others`);
+      runs.get(s.label)!.push({ code, seconds, rep, file });
+    }
+  }
+  const rows = strategies.map((s) => summarise(s, runs.get(s.label)!));
+
+  const first = rows.find((r) => r.ok);
+  const firstReport = first ? (JSON.parse(await readFile(first.report!, 'utf8')) as RunReport) : null;
+  const job =
+    `-n ${flags.nprocPerNode as number}${(flags.nnodes as number) > 1 ? ` x ${flags.nnodes as number} hosts` : ''}, model ${cfg.model}, global batch ${cfg.globalBatch}, ` +
+    `${firstReport ? `${firstReport.steps} steps, ` : ''}seed ${cfg.seed}, data ${cfg.data}`;
+  const md = compareMarkdown(rows, firstReport ? `${job} (${firstReport.data})` : job);
+  const series = rows.filter((r) => r.history).map((r) => ({ label: r.label, points: r.history! }));
+  await writeFile(join(out, 'compare.md'), md);
+  await writeFile(join(out, 'compare.json'), JSON.stringify({ job, args: rest, strategies: rows }, null, 2) + '\n');
+  await writeFile(join(out, 'compare.svg'), compareSvg(series, `Sync strategies: ${job}`));
+  console.log(`\n${md}\nddp-compare: wrote ${join(out, 'compare.md')}, compare.json, compare.svg`);
+  return rows.every((r) => r.ok) ? 0 : 1;
+}
