@@ -2,48 +2,68 @@
  * All-reduce bandwidth of the ZeroMQ ring on this host, reported like nccl-tests: algbw = bytes / time,
  * busbw = algbw x 2(n-1)/n. Each size is timed per iteration after a barrier and warm-up; an iteration's time
  * is the slowest rank's, and the median is reported. A memcpy (Float32Array.set) line gives the physical
- * reference; torch.distributed gloo runs on the same sizes when `import torch` works.
+ * reference. torch.distributed gloo (bench/gloo_allreduce.py, timed the same way) runs on the same sizes and N
+ * in the same run when a python with torch is found (`python3`, then `/usr/bin/python3`, or `--python`).
  *
- *   node dist/bench/allreduce.js [--ranks 2,4] [--max 64M]
+ * The machine may be shared, so ours and gloo alternate `--runs` times per N; each figure is the median over
+ * the runs of the per-run medians, with the per-run range and the load average beside it.
+ *
+ *   node dist/bench/allreduce.js [--ranks 2,4] [--min 4K] [--max 64M] [--runs 3] [--python PATH | --no-gloo]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createCommunicator } from '../src/comm/index.js';
 import { RendezvousServer } from '../topology/rendezvous.js';
-import { machineInfo, markdownTable, median, splitList } from './common.js';
+import { loadavgNow, machineInfo, markdownTable, median, splitList } from './common.js';
 
 const WARMUP = 3;
 const GB = 1e9;
 
+/** One size at one N in one run: the median over iterations of the slowest rank's time. */
+interface Sample {
+  bytes: number;
+  iterations: number;
+  seconds: number;
+}
+
+interface Run {
+  ranks: number;
+  run: number;
+  impl: 'ours' | 'gloo';
+  /** 1/5/15-minute load averages just before this run. */
+  loadavg: number[];
+  samples: Sample[];
+}
+
 interface Row {
   ranks: number;
   bytes: number;
-  iterations: number;
+  /** Median over runs of each run's median time. */
   medianMs: number;
   algbwGBps: number;
   busbwGBps: number;
+  /** Lowest and highest busbw of the single runs. */
+  busbwRange: [number, number];
+  glooMedianMs?: number;
   glooBusbwGBps?: number;
-  /** ours / gloo busbw */
+  glooBusbwRange?: [number, number];
+  /** ours / gloo busbw (medians). */
   ratio?: number;
 }
 
-/** More iterations for small sizes, where one is noisy; at least 5. */
+/** More iterations for small sizes, where one is noisy; at least 5 (gloo_allreduce.py uses the same rule). */
 const iterationsFor = (bytes: number): number => Math.max(5, Math.min(50, Math.round(2 ** 28 / bytes)));
 
-function row(ranks: number, bytes: number, iterations: number, seconds: number): Row {
-  const algbw = bytes / seconds / GB;
-  return { ranks, bytes, iterations, medianMs: seconds * 1e3, algbwGBps: algbw, busbwGBps: (algbw * 2 * (ranks - 1)) / ranks };
-}
+const algbw = (bytes: number, seconds: number): number => bytes / seconds / GB;
+const busbw = (ranks: number, bytes: number, seconds: number): number => (algbw(bytes, seconds) * 2 * (ranks - 1)) / ranks;
 
 async function worker(sizes: number[]): Promise<void> {
   const comm = await createCommunicator({ fingerprint: 'bench/allreduce', serveRendezvous: false });
-  const rows: Row[] = [];
+  const samples: Sample[] = [];
   for (const bytes of sizes) {
     const buf = new Float32Array(bytes / 4).fill(1);
     const iterations = iterationsFor(bytes);
@@ -57,9 +77,9 @@ async function worker(sizes: number[]): Promise<void> {
     }
     const all = (await comm.allgatherv(new Uint8Array(times.buffer))).map((b) => new DataView(b.buffer, b.byteOffset, b.byteLength));
     const slowest = Array.from({ length: iterations }, (_, i) => Math.max(...all.map((v) => v.getFloat64(i * 8, true))));
-    rows.push(row(comm.size, bytes, iterations, median(slowest)));
+    samples.push({ bytes, iterations, seconds: median(slowest) });
   }
-  if (comm.rank === 0) console.log(JSON.stringify(rows));
+  if (comm.rank === 0) console.log(JSON.stringify(samples));
   await comm.close();
 }
 
@@ -67,35 +87,42 @@ const children = new Set<ChildProcess>();
 process.on('exit', () => children.forEach((c) => c.kill()));
 
 /** Serves the rendezvous from this process (the launcher-hosted mode) and runs `ranks` workers. */
-async function runRanks(ranks: number, sizes: number[]): Promise<Row[]> {
+async function runOurs(ranks: number, sizes: number[]): Promise<Sample[]> {
   const token = randomBytes(8).toString('hex');
   const server = await RendezvousServer.start({ host: '127.0.0.1', port: 0, worldSize: ranks, token, timeoutMs: 60_000, log: console.error });
   const port = server.endpoint.slice(server.endpoint.lastIndexOf(':') + 1);
-  const outputs = await Promise.all(
-    Array.from({ length: ranks }, (_, rank) => {
-      const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--worker', '--sizes', sizes.join(',')], {
-        env: {
-          ...process.env,
-          RANK: String(rank),
-          WORLD_SIZE: String(ranks),
-          LOCAL_RANK: String(rank),
-          LOCAL_WORLD_SIZE: String(ranks),
-          MASTER_ADDR: '127.0.0.1',
-          MASTER_PORT: port,
-          DDP_TOKEN: token,
-        },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      children.add(child);
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d));
-      return new Promise<string>((resolve, reject) =>
-        child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`rank ${rank} of ${ranks} exited with ${code}`)))),
-      );
-    }),
-  );
-  server.close();
-  return JSON.parse(outputs[0]) as Row[];
+  try {
+    const outputs = await Promise.all(
+      Array.from({ length: ranks }, (_, rank) => {
+        const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--worker', '--sizes', sizes.join(',')], {
+          env: {
+            ...process.env,
+            RANK: String(rank),
+            WORLD_SIZE: String(ranks),
+            LOCAL_RANK: String(rank),
+            LOCAL_WORLD_SIZE: String(ranks),
+            MASTER_ADDR: '127.0.0.1',
+            MASTER_PORT: port,
+            DDP_TOKEN: token,
+          },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        children.add(child);
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d));
+        return new Promise<string>((resolve, reject) =>
+          child.on('close', (code) => {
+            children.delete(child);
+            if (code === 0) resolve(out);
+            else reject(new Error(`rank ${rank} of ${ranks} exited with ${code}`));
+          }),
+        );
+      }),
+    );
+    return JSON.parse(outputs[0]) as Sample[];
+  } finally {
+    server.close();
+  }
 }
 
 function memcpyGBps(bytes: number): number {
@@ -110,63 +137,44 @@ function memcpyGBps(bytes: number): number {
   return bytes / median(times) / GB;
 }
 
-/** torch.distributed gloo on the same sizes, timed the same way; null with a notice when torch is missing. */
-const GLOO = `
-import json, socket, statistics, sys, time
-import torch, torch.distributed as dist, torch.multiprocessing as mp
+interface Python {
+  path: string;
+  torch: string;
+}
 
-def run(rank, n, port, sizes, warmup, q):
-    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=n)
-    rows = []
-    for nbytes in sizes:
-        t = torch.ones(nbytes // 4)
-        iters = max(5, min(50, round(2 ** 28 / nbytes)))
-        for _ in range(warmup):
-            dist.all_reduce(t)
-        times = []
-        for _ in range(iters):
-            dist.barrier()
-            t0 = time.perf_counter()
-            dist.all_reduce(t)
-            times.append(time.perf_counter() - t0)
-        slowest = torch.tensor(times, dtype=torch.float64)
-        dist.all_reduce(slowest, op=dist.ReduceOp.MAX)
-        rows.append({'bytes': nbytes, 'seconds': statistics.median(slowest.tolist())})
-    if rank == 0:
-        q.put(rows)
-    dist.destroy_process_group()
-
-if __name__ == '__main__':
-    ranks, sizes, warmup = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
-    out = {}
-    for n in ranks:
-        s = socket.socket(); s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]; s.close()
-        q = mp.get_context('spawn').SimpleQueue()
-        mp.spawn(run, args=(n, port, sizes, warmup, q), nprocs=n)
-        out[n] = q.get()
-    print(json.dumps(out))
-`;
-
-function gloo(ranks: number[], sizes: number[]): Map<string, number> | null {
-  if (spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) {
-    console.error('notice: python3 cannot import torch here; skipping the torch.distributed gloo reference');
-    return null;
+/** The first candidate whose python imports torch with gloo; null (with the reasons) if none does. */
+function findPython(candidates: string[]): Python | null {
+  const probe = 'import torch, torch.distributed as d; assert d.is_available() and d.is_gloo_available(); print(torch.__version__)';
+  for (const path of candidates) {
+    const res = spawnSync(path, ['-c', probe], { encoding: 'utf8' });
+    if (res.status === 0) return { path, torch: res.stdout.trim() };
+    const why = res.error ? res.error.message : (res.stderr.trim().split('\n').pop() ?? `exit ${res.status}`);
+    console.error(`notice: ${path} cannot run torch.distributed gloo (${why})`);
   }
-  // A file, not `python3 -c`: spawned children must re-import the module that defines run().
-  const script = join(mkdtempSync(join(tmpdir(), 'gloo-')), 'gloo_allreduce.py');
-  writeFileSync(script, GLOO);
-  const res = spawnSync('python3', [script, JSON.stringify(ranks), JSON.stringify(sizes), String(WARMUP)], {
+  return null;
+}
+
+/** bench/gloo_allreduce.py, from dist/bench/ (compiled) or bench/ (run from source). */
+function glooScript(): string {
+  for (const rel of ['../../bench/gloo_allreduce.py', './gloo_allreduce.py']) {
+    const path = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new Error('bench/gloo_allreduce.py not found next to the bench');
+}
+
+function runGloo(python: Python, ranks: number, sizes: number[]): Sample[] | null {
+  const res = spawnSync(python.path, [glooScript(), JSON.stringify([ranks]), JSON.stringify(sizes), String(WARMUP)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 600_000,
   });
   if (res.status !== 0) {
-    console.error(`notice: the gloo reference failed (exit ${res.status}); reporting ours only`);
+    console.error(`notice: the gloo reference failed at N=${ranks} (exit ${res.status ?? res.signal}); reporting ours only there`);
     return null;
   }
-  const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, { bytes: number; seconds: number }[]>;
-  const busbw = new Map<string, number>();
-  for (const [n, rows] of Object.entries(out)) for (const r of rows) busbw.set(`${n}/${r.bytes}`, row(Number(n), r.bytes, 0, r.seconds).busbwGBps);
-  return busbw;
+  const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as { results: Record<string, Sample[]> };
+  return out.results[String(ranks)];
 }
 
 function parseSize(s: string): number {
@@ -177,33 +185,94 @@ function parseSize(s: string): number {
 
 const human = (bytes: number): string => (bytes >= 2 ** 20 ? `${bytes / 2 ** 20} MB` : `${bytes / 1024} KB`);
 
+/** Median time over runs, busbw at that time and the range of the runs' busbw. */
+function summarise(ranks: number, bytes: number, runs: Run[]): { seconds: number; busbw: number; range: [number, number] } | undefined {
+  const secs = runs.flatMap((r) => r.samples.filter((s) => s.bytes === bytes).map((s) => s.seconds));
+  if (!secs.length) return undefined;
+  const seconds = median(secs);
+  const bws = secs.map((s) => busbw(ranks, bytes, s));
+  return { seconds, busbw: busbw(ranks, bytes, seconds), range: [Math.min(...bws), Math.max(...bws)] };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       worker: { type: 'boolean', default: false },
       sizes: { type: 'string' },
       ranks: { type: 'string', default: '2,4' },
+      min: { type: 'string', default: '4K' },
       max: { type: 'string', default: '64M' },
+      runs: { type: 'string', default: '3' },
+      python: { type: 'string' },
+      'no-gloo': { type: 'boolean', default: false },
     },
   });
   if (values.worker) return worker(splitList(values.sizes!).map(Number));
   const machine = machineInfo();
   const sizes: number[] = [];
-  for (let s = 4096; s <= parseSize(values.max); s *= 4) sizes.push(s);
+  for (let s = parseSize(values.min); s <= parseSize(values.max); s *= 4) sizes.push(s);
   const ranks = splitList(values.ranks).map(Number);
-  const rows: Row[] = [];
-  for (const n of ranks) rows.push(...(await runRanks(n, sizes)));
-  const memcpy = sizes.map((bytes) => ({ bytes, GBps: memcpyGBps(bytes) }));
-  const reference = gloo(ranks, sizes);
-  for (const r of rows) {
-    const g = reference?.get(`${r.ranks}/${r.bytes}`);
-    if (g !== undefined) Object.assign(r, { glooBusbwGBps: g, ratio: r.busbwGBps / g });
+  const nRuns = Math.max(1, Number(values.runs));
+  const python = values['no-gloo'] ? null : findPython(values.python ? [values.python] : ['python3', '/usr/bin/python3']);
+  if (!values['no-gloo'] && !python) console.error('notice: no python with torch; skipping the torch.distributed gloo reference');
+
+  const runs: Run[] = [];
+  for (const n of ranks) {
+    for (let run = 1; run <= nRuns; run++) {
+      // Alternating, so a burst of load from other jobs on the machine hits both sides alike.
+      const order: Run['impl'][] = run % 2 ? ['ours', 'gloo'] : ['gloo', 'ours'];
+      for (const impl of order) {
+        if (impl === 'gloo' && !python) continue;
+        const loadavg = loadavgNow();
+        const samples = impl === 'ours' ? await runOurs(n, sizes) : runGloo(python!, n, sizes);
+        if (samples) runs.push({ ranks: n, run, impl, loadavg, samples });
+        console.error(`N=${n} run ${run} ${impl}: load ${loadavg.join(' ')}`);
+      }
+    }
   }
-  console.log(JSON.stringify({ machine, allreduce: rows, memcpy, gloo: reference ? 'measured' : 'skipped (no torch)' }));
+
+  const rows: Row[] = [];
+  for (const n of ranks) {
+    for (const bytes of sizes) {
+      const ours = summarise(n, bytes, runs.filter((r) => r.ranks === n && r.impl === 'ours'))!;
+      const row: Row = {
+        ranks: n,
+        bytes,
+        medianMs: ours.seconds * 1e3,
+        algbwGBps: algbw(bytes, ours.seconds),
+        busbwGBps: ours.busbw,
+        busbwRange: ours.range,
+      };
+      const g = summarise(n, bytes, runs.filter((r) => r.ranks === n && r.impl === 'gloo'));
+      if (g) Object.assign(row, { glooMedianMs: g.seconds * 1e3, glooBusbwGBps: g.busbw, glooBusbwRange: g.range, ratio: ours.busbw / g.busbw });
+      rows.push(row);
+    }
+  }
+  const memcpy = sizes.map((bytes) => ({ bytes, GBps: memcpyGBps(bytes) }));
+  const loads = runs.map((r) => r.loadavg[0]);
+  const gloo = python ? { python: python.path, torch: python.torch } : 'skipped (no python with torch)';
+  console.log(JSON.stringify({ machine, runsPerN: nRuns, loadavgEnd: loadavgNow(), gloo, allreduce: rows, memcpy, runs }));
+
   const f = (x: number | undefined, d = 2): string => (x === undefined ? '-' : x.toFixed(d));
-  const header = ['ranks', 'size', 'median ms', 'algbw GB/s', 'busbw GB/s', 'gloo busbw GB/s', 'ours/gloo'];
-  console.log(`\n${markdownTable(header, rows.map((r) => [r.ranks, human(r.bytes), f(r.medianMs, 3), f(r.algbwGBps), f(r.busbwGBps), f(r.glooBusbwGBps), f(r.ratio)]))}`);
-  console.log(`\nmemcpy (Float32Array.set, one process) GB/s: ${memcpy.map((m) => `${human(m.bytes)} ${m.GBps.toFixed(1)}`).join(', ')}`);
+  const range = (r: [number, number] | undefined): string => (r ? `${f(r[0])}-${f(r[1])}` : '-');
+  const header = ['N', 'size', 'ours ms', 'ours busbw GB/s', 'runs', 'gloo ms', 'gloo busbw GB/s', 'runs', 'ours/gloo'];
+  const table = rows.map((r) => [
+    r.ranks,
+    human(r.bytes),
+    f(r.medianMs, 3),
+    f(r.busbwGBps),
+    range(r.busbwRange),
+    f(r.glooMedianMs, 3),
+    f(r.glooBusbwGBps),
+    range(r.glooBusbwRange),
+    f(r.ratio),
+  ]);
+  console.log(`\n${markdownTable(header, table)}`);
+  console.log(
+    `\n${nRuns} run(s) per N, ours and gloo alternating; figures are medians over runs of per-run medians (slowest rank per ` +
+      `iteration). 1-min load average during the runs: ${f(Math.min(...loads))}-${f(Math.max(...loads))} on ${machine.cores} cores.`,
+  );
+  console.log(`memcpy (Float32Array.set, one process) GB/s: ${memcpy.map((m) => `${human(m.bytes)} ${m.GBps.toFixed(1)}`).join(', ')}`);
 }
 
 main().then(

@@ -1,0 +1,73 @@
+// bench/allreduce runs with one command: JSON with nccl-tests figures, the markdown table, and the gloo reference
+// with our/gloo ratios where a python with torch is found (the row check is skipped otherwise).
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+
+const BENCH = fileURLToPath(new URL('../dist/bench/allreduce.js', import.meta.url));
+
+interface Row {
+  ranks: number;
+  bytes: number;
+  medianMs: number;
+  algbwGBps: number;
+  busbwGBps: number;
+  busbwRange: [number, number];
+  glooBusbwGBps?: number;
+  ratio?: number;
+}
+
+t.test('bench/allreduce: tiny sizes, N = 2 and 3, one run each', async (t) => {
+  const res = spawnSync(process.execPath, [BENCH, '--ranks', '2,3', '--min', '4K', '--max', '16K', '--runs', '1'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  t.equal(res.status, 0, res.stderr);
+  const lines = res.stdout.split('\n');
+  const json = JSON.parse(lines.find((l) => l.startsWith('{'))!) as {
+    machine: { loadavg: number[] };
+    gloo: string | { python: string; torch: string };
+    allreduce: Row[];
+    memcpy: { bytes: number; GBps: number }[];
+    runs: unknown[];
+  };
+  t.same(
+    json.allreduce.map((r) => [r.ranks, r.bytes]),
+    [[2, 4096], [2, 16384], [3, 4096], [3, 16384]],
+    'one row per N and size (4K, x4 steps)',
+  );
+  for (const r of json.allreduce) {
+    t.ok(r.medianMs > 0, `N=${r.ranks} ${r.bytes} B timed`);
+    t.ok(Math.abs(r.algbwGBps / (r.bytes / (r.medianMs / 1e3) / 1e9) - 1) < 1e-9, 'algbw = bytes / time');
+    t.ok(Math.abs(r.busbwGBps - (r.algbwGBps * 2 * (r.ranks - 1)) / r.ranks) < 1e-12, 'busbw = algbw x 2(n-1)/n');
+    t.ok(r.busbwRange[0] <= r.busbwGBps && r.busbwGBps <= r.busbwRange[1], 'median within the runs range');
+  }
+  t.equal(json.memcpy.length, 2, 'memcpy reference per size');
+  t.equal(json.machine.loadavg.length, 3, 'load average recorded');
+  t.match(res.stdout, /\| N \| size \| ours ms \| ours busbw GB\/s \|/, 'markdown table');
+  t.match(res.stdout, /1-min load average during the runs: /);
+
+  if (typeof json.gloo === 'string') {
+    t.match(json.gloo, /^skipped/);
+    t.match(res.stderr, /no python with torch/);
+    t.comment('no python with torch.distributed here: gloo reference not checked');
+    return;
+  }
+  t.match(json.gloo.torch, /^\d+\.\d+/, `gloo measured with ${json.gloo.python}`);
+  for (const r of json.allreduce) {
+    t.ok(r.glooBusbwGBps! > 0, `gloo N=${r.ranks} ${r.bytes} B`);
+    t.ok(Math.abs(r.ratio! - r.busbwGBps / r.glooBusbwGBps!) < 1e-12, 'ratio = ours / gloo');
+  }
+});
+
+t.test('bench/allreduce: --python pointing nowhere skips gloo with a notice', async (t) => {
+  const res = spawnSync(process.execPath, [BENCH, '--ranks', '2', '--min', '4K', '--max', '4K', '--runs', '1', '--python', '/nonexistent/python3'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  t.equal(res.status, 0, res.stderr);
+  t.match(res.stderr, /\/nonexistent\/python3 cannot run torch.distributed gloo/);
+  const json = JSON.parse(res.stdout.split('\n').find((l) => l.startsWith('{'))!) as { gloo: unknown; allreduce: Row[] };
+  t.match(json.gloo, /^skipped/);
+  t.equal(json.allreduce[0].ratio, undefined);
+});
