@@ -39,7 +39,7 @@ interface Run {
   samples: Sample[];
 }
 
-interface Row {
+export interface Row {
   ranks: number;
   bytes: number;
   /** Median over runs of each run's median time. */

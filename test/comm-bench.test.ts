@@ -3,19 +3,10 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import type { Row } from '../bench/allreduce.js';
 
 const BENCH = fileURLToPath(new URL('../dist/bench/allreduce.js', import.meta.url));
 
-interface Row {
-  ranks: number;
-  bytes: number;
-  medianMs: number;
-  algbwGBps: number;
-  busbwGBps: number;
-  busbwRange: [number, number];
-  glooBusbwGBps?: number;
-  ratio?: number;
-}
 
 t.test('bench/allreduce: tiny sizes, N = 2 and 3, one run each', async (t) => {
   const res = spawnSync(process.execPath, [BENCH, '--ranks', '2,3', '--min', '4K', '--max', '16K', '--runs', '1'], {
