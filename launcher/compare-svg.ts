@@ -12,12 +12,12 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'
 const PANEL = { width: 440, height: 300, left: 60, right: 15, top: 30, bottom: 45 };
 const LEGEND_ROW = 18;
 
-/** Round tick values covering [lo, hi]: steps of 1, 2 or 5 times a power of ten, about `count` of them. */
+/** Round tick values within [lo, hi]: steps of 1, 2, 2.5 or 5 times a power of ten, about `count` intervals. */
 export function ticks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / count;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const mag = 10 ** Math.floor(Math.log10((hi - lo) / count));
+  const fit = (s: number) => Math.abs((hi - lo) / s - count);
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).reduce((best, s) => (fit(s) < fit(best) ? s : best));
   const out: number[] = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
   return out;
@@ -37,7 +37,10 @@ function panel(series: Series[], x0: number, y0: number, x: 'step' | 'seconds', 
   const pts = series.flatMap((s) => s.points);
   const xs = pts.map((p) => p[x]);
   const ys = pts.map((p) => p.auc);
-  const xMax = Math.max(...xs, 1e-9);
+  // The x axis ends on a tick at or beyond the last point.
+  const xt = ticks(0, Math.max(...xs, 1e-9));
+  const xMax = xt.length > 1 && xt[xt.length - 1] < Math.max(...xs) ? Number((2 * xt[xt.length - 1] - xt[xt.length - 2]).toPrecision(12)) : Math.max(...xs, 1e-9);
+  if (xMax > xt[xt.length - 1]) xt.push(xMax);
   let yLo = Math.min(...ys);
   let yHi = Math.max(...ys);
   const pad = Math.max((yHi - yLo) * 0.08, 0.002);
@@ -50,7 +53,7 @@ function panel(series: Series[], x0: number, y0: number, x: 'step' | 'seconds', 
   const out: string[] = [];
   out.push(`<text x="${x0 + left + w / 2}" y="${y0 + 18}" text-anchor="middle" font-weight="bold">${esc(title)}</text>`);
   out.push(`<rect x="${x0 + left}" y="${y0 + top}" width="${w}" height="${h}" fill="none" stroke="#444"/>`);
-  for (const v of ticks(0, xMax)) {
+  for (const v of xt) {
     out.push(`<line x1="${px(v)}" y1="${y0 + top}" x2="${px(v)}" y2="${y0 + top + h}" stroke="#e4e4e4"/>`);
     out.push(`<text x="${px(v)}" y="${y0 + top + h + 15}" text-anchor="middle">${label(v)}</text>`);
   }
