@@ -1,54 +1,36 @@
 import * as tf from '@tensorflow/tfjs';
-import {
-  type Affine,
-  type LinearPart,
-  type ParallelHead,
-  ParamList,
-  addAffine,
-  addLinearPart,
-  addParallelHead,
-  applyAffine,
-  applyLinearPart,
-  applyParallelHead,
-  denseInput,
-  inputWidth,
-} from './layers.js';
-import type { CtrModel, DenseInputs, ModelConfig, ParamSpec } from './types.js';
+import { CrossFamilyModel, type CrossNet } from './cross-family.js';
+import { type Affine, addAffine, applyAffine } from './layers.js';
+import type { ModelConfig } from './types.js';
 
-/**
- * DCN: crossLayers vector cross layers x_{l+1} = x0 * (x_l . w_l) + b_l + x_l on x0 = [emb, numeric],
- * in parallel with a DNN, both concatenated into one final linear layer; plus the linear part.
- */
-export class DCN implements CtrModel {
-  readonly name = 'dcn';
-  readonly params: ParamSpec[];
-  readonly numDense: number;
-  private readonly linear: LinearPart;
-  private readonly cross: Affine[] = [];
-  /** b_l is a [width] vector, unlike the bias slot of an Affine (which would be [1] here). */
-  private readonly crossBias: number[] = [];
-  private readonly head: ParallelHead;
+/** One vector cross layer: w_l [width, 1] and b_l, a [width] vector (an Affine's bias slot would be [1]). */
+interface CrossLayer {
+  w: Affine;
+  bias: number;
+}
 
-  constructor(readonly config: ModelConfig) {
-    const p = new ParamList();
-    this.linear = addLinearPart(p, config);
-    const width = inputWidth(config);
+/** x_{l+1} = x0 * (x_l . w_l) + b_l + x_l, crossLayers times. */
+const VECTOR_CROSS: CrossNet<CrossLayer[]> = {
+  build(p, width, config) {
+    const layers: CrossLayer[] = [];
     for (let l = 0; l < config.crossLayers; l++) {
-      this.cross.push(addAffine(p, `cross.${l}`, width, 1, false));
-      this.crossBias.push(p.add(`cross.${l}.b`, [width], 'zeros'));
+      layers.push({ w: addAffine(p, `cross.${l}`, width, 1, false), bias: p.add(`cross.${l}.b`, [width], 'zeros') });
     }
-    this.head = addParallelHead(p, config);
-    this.params = p.specs;
-    this.numDense = p.size;
-  }
-
-  logits(params: tf.Tensor[], inputs: DenseInputs): tf.Tensor1D {
-    const x0 = denseInput(inputs, this.config);
+    return layers;
+  },
+  apply(params, layers, x0) {
     let x = x0;
-    this.cross.forEach((layer, l) => {
-      const xw = applyAffine(params, layer, x); // [B, 1]
-      x = tf.add(tf.add(tf.mul(x0, xw), params[this.crossBias[l]]), x);
-    });
-    return tf.add(applyLinearPart(params, this.linear, inputs), applyParallelHead(params, this.head, x0, x)) as tf.Tensor1D;
+    for (const layer of layers) {
+      const xw = applyAffine(params, layer.w, x); // [B, 1]
+      x = tf.add(tf.add(tf.mul(x0, xw), params[layer.bias]), x);
+    }
+    return x;
+  },
+};
+
+/** DCN: vector cross layers in parallel with a DNN, plus the linear part. */
+export class DCN extends CrossFamilyModel<CrossLayer[]> {
+  constructor(config: ModelConfig) {
+    super('dcn', config, VECTOR_CROSS);
   }
 }
