@@ -1,5 +1,5 @@
 /**
- * All-reduce bandwidth of the ZeroMQ ring on this host, reported like nccl-tests: algbw = bytes / time,
+ * All-reduce bandwidth of our ring on this host (over each transport asked for), reported like nccl-tests: algbw = bytes / time,
  * busbw = algbw x 2(n-1)/n. Each size is timed per iteration after a barrier and warm-up; an iteration's time
  * is the slowest rank's, and the median is reported. A memcpy (Float32Array.set) line gives the physical
  * reference. torch.distributed gloo (bench/gloo_allreduce.py, timed the same way) runs on the same sizes and N
@@ -8,7 +8,8 @@
  * The machine may be shared, so ours and gloo alternate `--runs` times per N; each figure is the median over
  * the runs of the per-run medians, with the per-run range and the load average beside it.
  *
- *   node dist/bench/allreduce.js [--ranks 2,4] [--min 4K] [--max 64M] [--runs 3] [--python PATH | --no-gloo]
+ *   node dist/bench/allreduce.js [--ranks 2,4] [--min 4K] [--max 64M] [--runs 3] [--transport tcp,zmq]
+ *                                [--python PATH | --no-gloo]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createCommunicator } from '../src/comm/index.js';
+import { createCommunicator, TRANSPORTS, type TransportName } from '../src/comm/index.js';
 import { RendezvousServer } from '../topology/rendezvous.js';
 import { loadavgNow, machineInfo, markdownTable, median, splitList } from './common.js';
 
@@ -33,7 +34,7 @@ interface Sample {
 interface Run {
   ranks: number;
   run: number;
-  impl: 'ours' | 'gloo';
+  impl: TransportName | 'gloo';
   /** 1/5/15-minute load averages just before this run. */
   loadavg: number[];
   samples: Sample[];
@@ -42,6 +43,7 @@ interface Run {
 export interface Row {
   ranks: number;
   bytes: number;
+  transport: TransportName;
   /** Median over runs of each run's median time. */
   medianMs: number;
   algbwGBps: number;
@@ -61,8 +63,8 @@ const iterationsFor = (bytes: number): number => Math.max(5, Math.min(50, Math.r
 const algbw = (bytes: number, seconds: number): number => bytes / seconds / GB;
 const busbw = (ranks: number, bytes: number, seconds: number): number => (algbw(bytes, seconds) * 2 * (ranks - 1)) / ranks;
 
-async function worker(sizes: number[]): Promise<void> {
-  const comm = await createCommunicator({ fingerprint: 'bench/allreduce', serveRendezvous: false });
+async function worker(sizes: number[], transport: TransportName): Promise<void> {
+  const comm = await createCommunicator({ fingerprint: 'bench/allreduce', serveRendezvous: false, transport });
   const samples: Sample[] = [];
   for (const bytes of sizes) {
     const buf = new Float32Array(bytes / 4).fill(1);
@@ -87,14 +89,14 @@ const children = new Set<ChildProcess>();
 process.on('exit', () => children.forEach((c) => c.kill()));
 
 /** Serves the rendezvous from this process (the launcher-hosted mode) and runs `ranks` workers. */
-async function runOurs(ranks: number, sizes: number[]): Promise<Sample[]> {
+async function runOurs(ranks: number, sizes: number[], transport: TransportName): Promise<Sample[]> {
   const token = randomBytes(8).toString('hex');
   const server = await RendezvousServer.start({ host: '127.0.0.1', port: 0, worldSize: ranks, token, timeoutMs: 60_000, log: console.error });
   const port = server.endpoint.slice(server.endpoint.lastIndexOf(':') + 1);
   try {
     const outputs = await Promise.all(
       Array.from({ length: ranks }, (_, rank) => {
-        const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--worker', '--sizes', sizes.join(',')], {
+        const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--worker', '--sizes', sizes.join(','), '--transport', transport], {
           env: {
             ...process.env,
             RANK: String(rank),
@@ -204,10 +206,15 @@ async function main(): Promise<void> {
       max: { type: 'string', default: '64M' },
       runs: { type: 'string', default: '3' },
       python: { type: 'string' },
+      transport: { type: 'string', default: TRANSPORTS.join(',') },
       'no-gloo': { type: 'boolean', default: false },
     },
   });
-  if (values.worker) return worker(splitList(values.sizes!).map(Number));
+  const transports = splitList(values.transport).map((t) => {
+    if (!(TRANSPORTS as readonly string[]).includes(t)) throw new Error(`--transport ${t}: expected one of ${TRANSPORTS.join(', ')}`);
+    return t as TransportName;
+  });
+  if (values.worker) return worker(splitList(values.sizes!).map(Number), transports[0]);
   const machine = machineInfo();
   const sizes: number[] = [];
   for (let s = parseSize(values.min); s <= parseSize(values.max); s *= 4) sizes.push(s);
@@ -220,11 +227,12 @@ async function main(): Promise<void> {
   for (const n of ranks) {
     for (let run = 1; run <= nRuns; run++) {
       // Alternating, so a burst of load from other jobs on the machine hits both sides alike.
-      const order: Run['impl'][] = run % 2 ? ['ours', 'gloo'] : ['gloo', 'ours'];
+      const impls: Run['impl'][] = [...transports, 'gloo'];
+      const order = run % 2 ? impls : impls.reverse();
       for (const impl of order) {
         if (impl === 'gloo' && !python) continue;
         const loadavg = loadavgNow();
-        const samples = impl === 'ours' ? await runOurs(n, sizes) : runGloo(python!, n, sizes);
+        const samples = impl === 'gloo' ? runGloo(python!, n, sizes) : await runOurs(n, sizes, impl);
         if (samples) runs.push({ ranks: n, run, impl, loadavg, samples });
         console.error(`N=${n} run ${run} ${impl}: load ${loadavg.join(' ')}`);
       }
@@ -234,18 +242,21 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const n of ranks) {
     for (const bytes of sizes) {
-      const ours = summarise(n, bytes, runs.filter((r) => r.ranks === n && r.impl === 'ours'))!;
-      const row: Row = {
-        ranks: n,
-        bytes,
-        medianMs: ours.seconds * 1e3,
-        algbwGBps: algbw(bytes, ours.seconds),
-        busbwGBps: ours.busbw,
-        busbwRange: ours.range,
-      };
-      const g = summarise(n, bytes, runs.filter((r) => r.ranks === n && r.impl === 'gloo'));
-      if (g) Object.assign(row, { glooMedianMs: g.seconds * 1e3, glooBusbwGBps: g.busbw, glooBusbwRange: g.range, ratio: ours.busbw / g.busbw });
-      rows.push(row);
+      for (const transport of transports) {
+        const ours = summarise(n, bytes, runs.filter((r) => r.ranks === n && r.impl === transport))!;
+        const row: Row = {
+          ranks: n,
+          bytes,
+          transport,
+          medianMs: ours.seconds * 1e3,
+          algbwGBps: algbw(bytes, ours.seconds),
+          busbwGBps: ours.busbw,
+          busbwRange: ours.range,
+        };
+        const g = summarise(n, bytes, runs.filter((r) => r.ranks === n && r.impl === 'gloo'));
+        if (g) Object.assign(row, { glooMedianMs: g.seconds * 1e3, glooBusbwGBps: g.busbw, glooBusbwRange: g.range, ratio: ours.busbw / g.busbw });
+        rows.push(row);
+      }
     }
   }
   const memcpy = sizes.map((bytes) => ({ bytes, GBps: memcpyGBps(bytes) }));
@@ -255,10 +266,11 @@ async function main(): Promise<void> {
 
   const f = (x: number | undefined, d = 2): string => (x === undefined ? '-' : x.toFixed(d));
   const range = (r: [number, number] | undefined): string => (r ? `${f(r[0])}-${f(r[1])}` : '-');
-  const header = ['N', 'size', 'ours ms', 'ours busbw GB/s', 'runs', 'gloo ms', 'gloo busbw GB/s', 'runs', 'ours/gloo'];
+  const header = ['N', 'size', 'transport', 'ours ms', 'ours busbw GB/s', 'runs', 'gloo ms', 'gloo busbw GB/s', 'runs', 'ours/gloo'];
   const table = rows.map((r) => [
     r.ranks,
     human(r.bytes),
+    r.transport,
     f(r.medianMs, 3),
     f(r.busbwGBps),
     range(r.busbwRange),
@@ -269,7 +281,7 @@ async function main(): Promise<void> {
   ]);
   console.log(`\n${markdownTable(header, table)}`);
   console.log(
-    `\n${nRuns} run(s) per N, ours and gloo alternating; figures are medians over runs of per-run medians (slowest rank per ` +
+    `\n${nRuns} run(s) per N, ours (each transport) and gloo alternating; figures are medians over runs of per-run medians (slowest rank per ` +
       `iteration). 1-min load average during the runs: ${f(Math.min(...loads))}-${f(Math.max(...loads))} on ${machine.cores} cores.`,
   );
   console.log(`memcpy (Float32Array.set, one process) GB/s: ${memcpy.map((m) => `${human(m.bytes)} ${m.GBps.toFixed(1)}`).join(', ')}`);

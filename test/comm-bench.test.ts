@@ -23,9 +23,9 @@ t.test('bench/allreduce: tiny sizes, N = 2 and 3, one run each', async (t) => {
     runs: unknown[];
   };
   t.same(
-    json.allreduce.map((r) => [r.ranks, r.bytes]),
-    [[2, 4096], [2, 16384], [3, 4096], [3, 16384]],
-    'one row per N and size (4K, x4 steps)',
+    json.allreduce.map((r) => [r.ranks, r.bytes, r.transport]),
+    [2, 3].flatMap((n) => [4096, 16384].flatMap((b) => ['tcp', 'zmq'].map((tr) => [n, b, tr]))),
+    'one row per N, size (4K, x4 steps) and transport',
   );
   for (const r of json.allreduce) {
     t.ok(r.medianMs > 0, `N=${r.ranks} ${r.bytes} B timed`);
@@ -35,7 +35,7 @@ t.test('bench/allreduce: tiny sizes, N = 2 and 3, one run each', async (t) => {
   }
   t.equal(json.memcpy.length, 2, 'memcpy reference per size');
   t.equal(json.machine.loadavg.length, 3, 'load average recorded');
-  t.match(res.stdout, /\| N \| size \| ours ms \| ours busbw GB\/s \|/, 'markdown table');
+  t.match(res.stdout, /\| N \| size \| transport \| ours ms \| ours busbw GB\/s \|/, 'markdown table');
   t.match(res.stdout, /1-min load average during the runs: /);
 
   if (typeof json.gloo === 'string') {

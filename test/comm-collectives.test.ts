@@ -1,6 +1,7 @@
 // Collectives between real processes over real sockets on 127.0.0.1: results, bit-identity and stats.
 import t from 'tap';
 import { LocalCommunicator } from '../src/comm/local.js';
+import { TRANSPORTS } from '../src/comm/transport.js';
 import { runGroup } from './fixtures/comm/spawn.js';
 
 t.test('LocalCommunicator: identity collectives, zero bytes', async (t) => {
@@ -18,9 +19,10 @@ t.test('LocalCommunicator: identity collectives, zero bytes', async (t) => {
   t.equal(comm.stats.byKind.allreduce.calls, 1);
 });
 
-for (const n of [1, 2, 3, 4]) {
-  t.test(`${n} rank(s): allreduce of every length, allgatherv, broadcast, barrier`, async (t) => {
-    const ranks = await runGroup(t, { n, scenario: 'collectives' });
+const cases = [[1, 'tcp'], ...[2, 3, 4].flatMap((n) => TRANSPORTS.map((tr) => [n, tr] as const))] as const;
+for (const [n, transport] of cases) {
+  t.test(`${n} rank(s) over ${transport}: allreduce of every length, allgatherv, broadcast, barrier`, async (t) => {
+    const ranks = await runGroup(t, { n, scenario: 'collectives', env: () => ({ TEST_TRANSPORT: transport }) });
     for (const { rank, result } of ranks) t.ok(result.ok, `rank ${rank}: ${result.message ?? 'ok'}`);
     if (!ranks.every((r) => r.result.ok)) return;
 
@@ -38,5 +40,12 @@ for (const n of [1, 2, 3, 4]) {
     const sent = stats.reduce((a, s) => a + s.byKind.allreduce.bytesSent, 0);
     const received = stats.reduce((a, s) => a + s.byKind.allreduce.bytesReceived, 0);
     t.equal(sent, received, 'every allreduce byte sent was received');
+  });
+}
+
+for (const transport of TRANSPORTS) {
+  t.test(`over ${transport}: chunks that arrive before the receiver starts are kept and used`, async (t) => {
+    const ranks = await runGroup(t, { n: 3, scenario: 'late', env: () => ({ TEST_TRANSPORT: transport }) });
+    for (const { rank, result } of ranks) t.ok(result.ok && result.allreduceCalls === 9, `rank ${rank}: ${result.message ?? 'ok'}`);
   });
 }

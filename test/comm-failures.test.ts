@@ -1,37 +1,52 @@
 // Desynchronised ranks, missing ranks and early closes fail with errors naming the ranks, on every rank, never hang.
 import t from 'tap';
+import { TRANSPORTS } from '../src/comm/transport.js';
 import { runGroup } from './fixtures/comm/spawn.js';
 
-t.test('a rank calling another collective: every rank names both calls', async (t) => {
-  for (const [n, odd] of [[2, 1], [4, 2]]) {
-    const ranks = await runGroup(t, { n, scenario: 'desync', env: () => ({ DESYNC_RANK: String(odd) }), killAfterMs: 30_000 });
-    for (const { rank, result } of ranks) {
-      t.equal(result.name, 'CollectiveError', `n=${n} rank ${rank} failed`);
-      // Ranks are named in ascending order, so the odd one may come first or second.
-      t.match(result.message, /^collective #1 mismatch: rank \d called \S+ but rank \d called \S+$/);
-      t.match(result.message, `rank ${odd} called allgatherv`);
-      t.match(result.message, /rank \d called allreduce\(len=1000,sum\)/);
+for (const transport of TRANSPORTS) {
+
+  t.test(`${transport}: a rank calling another collective: every rank names both calls`, async (t) => {
+    for (const [n, odd] of [[2, 1], [4, 2]]) {
+      const ranks = await runGroup(t, { n, scenario: 'desync', env: () => ({ DESYNC_RANK: String(odd), TEST_TRANSPORT: transport }), killAfterMs: 30_000 });
+      for (const { rank, result } of ranks) {
+        t.equal(result.name, 'CollectiveError', `n=${n} rank ${rank} failed`);
+        // Ranks are named in ascending order, so the odd one may come first or second.
+        t.match(result.message, /^collective #1 mismatch: rank \d called \S+ but rank \d called \S+$/);
+        t.match(result.message, `rank ${odd} called allgatherv`);
+        t.match(result.message, /rank \d called allreduce\(len=1000,sum\)/);
+      }
     }
-  }
-});
-
-t.test('collective timeout names the rank that did not arrive', async (t) => {
-  const start = Date.now();
-  const ranks = await runGroup(t, {
-    n: 3,
-    scenario: 'timeout',
-    env: () => ({ IDLE_RANK: '2', IDLE_MS: '3000', TEST_COLLECTIVE_TIMEOUT_MS: '1000' }),
-    killAfterMs: 30_000,
   });
-  for (const { rank, result } of ranks) {
-    t.equal(result.name, 'CollectiveError', `rank ${rank} failed`);
-    t.match(result.message, /^collective #1 allreduce\(len=10,sum\) timed out after 1000 ms on rank [01]; ranks that did not arrive: 2 \(has not started any collective\)$/);
-  }
-  t.ok(Date.now() - start < 15_000, 'no hang');
-});
 
-t.test('a rank that closes early: the others fail at once instead of waiting', async (t) => {
-  const ranks = await runGroup(t, { n: 2, scenario: 'uneven', env: () => ({ TEST_COLLECTIVE_TIMEOUT_MS: '20000' }), killAfterMs: 15_000 });
-  t.ok(ranks[0].result.ok, 'rank 0 finished its steps');
-  t.match(ranks[1].result.message, /^rank 0 closed its communicator after collective #1, but rank 1 waits for it in collective #2 allreduce\(len=100,sum\)/);
+  t.test(`${transport}: collective timeout names the rank that did not arrive`, async (t) => {
+    const start = Date.now();
+    const ranks = await runGroup(t, {
+      n: 3,
+      scenario: 'timeout',
+      env: () => ({ IDLE_RANK: '2', IDLE_MS: '3000', TEST_COLLECTIVE_TIMEOUT_MS: '1000', TEST_TRANSPORT: transport }),
+      killAfterMs: 30_000,
+    });
+    for (const { rank, result } of ranks) {
+      t.equal(result.name, 'CollectiveError', `rank ${rank} failed`);
+      t.match(result.message, /^collective #1 allreduce\(len=10,sum\) timed out after 1000 ms on rank [01]; ranks that did not arrive: 2 \(has not started any collective\)$/);
+    }
+    t.ok(Date.now() - start < 15_000, 'no hang');
+  });
+
+  t.test(`${transport}: a rank that closes early: the others fail at once instead of waiting`, async (t) => {
+    const ranks = await runGroup(t, { n: 2, scenario: 'uneven', env: () => ({ TEST_COLLECTIVE_TIMEOUT_MS: '20000', TEST_TRANSPORT: transport }), killAfterMs: 15_000 });
+    t.ok(ranks[0].result.ok, 'rank 0 finished its steps');
+    t.match(ranks[1].result.message, /^rank 0 closed its communicator after collective #1, but rank 1 waits for it in collective #2 allreduce\(len=100,sum\)/);
+  });
+}
+
+t.test('tcp: a rank killed mid-job: the others fail at once naming it, not at the collective timeout', async (t) => {
+  const start = Date.now();
+  const ranks = await runGroup(t, { n: 3, scenario: 'die', env: () => ({ DIE_RANK: '2', TEST_COLLECTIVE_TIMEOUT_MS: '60000' }), killAfterMs: 30_000 });
+  t.equal(ranks[2].code, null, 'rank 2 was killed');
+  for (const { rank, result } of ranks.slice(0, 2)) {
+    t.equal(result.name, 'CollectiveError', `rank ${rank} failed`);
+    t.match(result.message, /the connection from rank 2 (closed without a farewell|was lost \(.*\)): that rank died or was killed/);
+  }
+  t.ok(Date.now() - start < 20_000, `failed in ${Date.now() - start} ms`);
 });

@@ -1,4 +1,4 @@
-/** Builds the communicator a worker uses from its environment: local for one rank, ZeroMQ ring otherwise. */
+/** Builds the communicator a worker uses from its environment: local for one rank, a ring over sockets otherwise. */
 import { localAddressTowards, resolveIPv4 } from '../../topology/address.js';
 import { resolveDistEnv, type DistEnv } from '../../topology/env.js';
 import { register, RendezvousServer } from '../../topology/rendezvous.js';
@@ -6,6 +6,8 @@ import { packageVersion } from '../util/version.js';
 import type { Communicator } from './communicator.js';
 import { LocalCommunicator } from './local.js';
 import { PeerCommunicator } from './peer-communicator.js';
+import { TcpTransport } from './tcp-transport.js';
+import type { TransportName } from './transport.js';
 import { ZmqTransport } from './zmq-transport.js';
 
 /** Generous for CPU training, where one rank may evaluate or checkpoint while the others wait. */
@@ -23,6 +25,8 @@ export interface CommunicatorOptions {
   bind?: string;
   /** Port to bind; 0 (default) takes an ephemeral one. */
   port?: number;
+  /** Default 'tcp'. */
+  transport?: TransportName;
   collectiveTimeoutMs?: number;
   rendezvousTimeoutMs?: number;
   /** Serve the rendezvous at MASTER_ADDR:MASTER_PORT. Default: rank 0 does; pass false if a launcher serves it. */
@@ -37,7 +41,11 @@ export async function createCommunicator(opts: CommunicatorOptions): Promise<Com
   const { rank, worldSize, masterPort, token } = env;
   const master = await resolveIPv4(env.masterAddr, 'MASTER_ADDR');
   const host = opts.bind ? await resolveIPv4(opts.bind, 'bind address') : await localAddressTowards(master, masterPort);
-  const transport = await ZmqTransport.bind(host, opts.port ?? 0);
+  const log = opts.log ?? ((line: string) => console.error(line));
+  const transport =
+    (opts.transport ?? 'tcp') === 'tcp'
+      ? await TcpTransport.bind(host, opts.port ?? 0, rank, worldSize, { token, log })
+      : await ZmqTransport.bind(host, opts.port ?? 0, rank);
   const version = packageVersion();
   const timeoutMs = opts.rendezvousTimeoutMs ?? DEFAULT_RENDEZVOUS_TIMEOUT_MS;
   let server: RendezvousServer | null = null;
@@ -50,12 +58,12 @@ export async function createCommunicator(opts: CommunicatorOptions): Promise<Com
         token,
         reference: { rank, fingerprint: opts.fingerprint, version },
         timeoutMs,
-        log: opts.log ?? ((line) => console.error(line)),
+        log,
       });
     }
     const registration = { rank, worldSize, host, port: transport.port, fingerprint: opts.fingerprint, version, token };
     const table = await register(`tcp://${master}:${masterPort}`, registration, timeoutMs);
-    transport.connect(table.peers, rank);
+    transport.connect(table.peers);
     return new PeerCommunicator(rank, worldSize, table.ring, transport, {
       collectiveTimeoutMs: opts.collectiveTimeoutMs ?? DEFAULT_COLLECTIVE_TIMEOUT_MS,
     });

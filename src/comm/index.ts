@@ -4,3 +4,4 @@ export { CollectiveError } from './errors.js';
 export { createCommunicator, DEFAULT_COLLECTIVE_TIMEOUT_MS, DEFAULT_RENDEZVOUS_TIMEOUT_MS, type CommunicatorOptions } from './factory.js';
 export { LocalCommunicator } from './local.js';
 export { resolveDistEnv, type DistEnv } from '../../topology/env.js';
+export { TRANSPORTS, type TransportName } from './transport.js';

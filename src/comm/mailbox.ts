@@ -23,6 +23,8 @@ export class Mailbox {
   private readonly waiters: (Waiter | undefined)[];
   /** Messages taken from each sender in the current collective, to catch a lost or reordered chunk. */
   private readonly taken: number[];
+  /** Per sender: message index -> where the current collective wants that message's data. */
+  private readonly posted: Map<number, Uint8Array>[];
   /** Per peer: the last collective before it closed its communicator. */
   private readonly closedAfter: (number | undefined)[];
   private current: OpId | null = null;
@@ -33,6 +35,7 @@ export class Mailbox {
     this.queues = Array.from({ length: size }, () => []);
     this.waiters = new Array(size);
     this.taken = new Array(size).fill(0);
+    this.posted = Array.from({ length: size }, () => new Map());
     this.closedAfter = new Array(size);
   }
 
@@ -40,6 +43,7 @@ export class Mailbox {
   begin(op: OpId): CollectiveError | null {
     this.current = op;
     this.taken.fill(0);
+    for (const p of this.posted) p.clear();
     for (const queue of this.queues) {
       const err = queue.length ? this.check(queue[0]) : null;
       if (err) return err;
@@ -48,6 +52,7 @@ export class Mailbox {
   }
 
   end(): void {
+    for (const p of this.posted) p.clear();
     this.last = this.current;
     this.current = null;
   }
@@ -77,6 +82,23 @@ export class Mailbox {
       this.queues[env.from].push(env);
     }
     return null;
+  }
+
+  /**
+   * Asks for the data of message `index` from `src` in the current collective to be placed in `into`: read
+   * there directly if it has not arrived yet and the transport can, else copied there when taken.
+   */
+  post(src: number, index: number, into: Uint8Array): void {
+    this.posted[src].set(index, into);
+  }
+
+  /** The memory posted for an incoming message, if it belongs to the current collective and fits exactly. */
+  destination(from: number, op: OpId, index: number, length: number): Buffer | null {
+    const cur = this.current;
+    if (!cur || op.seq !== cur.seq || !sameCall(cur, op)) return null;
+    const into = this.posted[from]?.get(index);
+    if (!into || into.byteLength !== length) return null;
+    return Buffer.from(into.buffer, into.byteOffset, into.byteLength);
   }
 
   /** The next message from `src` for the current collective. */
@@ -136,7 +158,14 @@ export class Mailbox {
     if (env.index !== this.taken[env.from]++) {
       throw new CollectiveError(`collective #${op.seq} ${describe(op)}: message ${env.index} from rank ${env.from} arrived out of order (connection lost?)`);
     }
-    return env;
+    const into = this.posted[env.from].get(env.index);
+    if (!into) return env;
+    const { data } = env;
+    if (data.byteLength !== into.byteLength) {
+      throw new CollectiveError(`collective #${op.seq} ${describe(op)}: message ${env.index} from rank ${env.from} has ${data.byteLength} bytes, expected ${into.byteLength} (communication protocol error)`);
+    }
+    if (data.buffer !== into.buffer || data.byteOffset !== into.byteOffset) into.set(data); // arrived before it was posted
+    return { ...env, data: Buffer.from(into.buffer, into.byteOffset, into.byteLength) };
   }
 
   private closedError(src: number): CollectiveError {

@@ -51,6 +51,7 @@ export class PeerCommunicator implements Communicator {
   /** Peers that closed or failed: they need nothing more from this rank. */
   private readonly finished = new Set<number>();
   private allFinished = (): void => undefined;
+  private scratch = new Uint8Array(0);
 
   constructor(
     readonly rank: number,
@@ -61,10 +62,16 @@ export class PeerCommunicator implements Communicator {
   ) {
     this.mailbox = new Mailbox(rank, size);
     this.peers = Array.from({ length: size }, (_, r) => r).filter((r) => r !== rank);
-    transport.listen(
-      (header, data) => this.onMessage(header, data),
-      (err) => this.fail(new CollectiveError(`rank ${rank}: receiving failed: ${err.message}`), true),
-    );
+    transport.listen({
+      message: (header, data) => this.onMessage(header, data),
+      error: (err) => this.fail(new CollectiveError(`rank ${rank}: receiving failed: ${err.message}`), true),
+      destination: (header, length) => this.destination(header, length),
+      lost: (from, err) => {
+        if (this.finished.has(from) || this.closed) return; // it said farewell: a normal close
+        const how = err ? `was lost (${err.message})` : 'closed without a farewell';
+        this.fail(new CollectiveError(`rank ${rank}: the connection from rank ${from} ${how}: that rank died or was killed`), true);
+      },
+    });
   }
 
   allreduce(buf: Float32Array, op: ReduceOp): Promise<void> {
@@ -140,17 +147,35 @@ export class PeerCommunicator implements Communicator {
       ring: this.ring,
       send: (dst, bytes) => {
         const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        this.post(dst, { type: 'data', from: this.rank, op, index: sent[dst]++ }, data);
+        return this.post(dst, { type: 'data', from: this.rank, op, index: sent[dst]++ }, data);
       },
       take: (src) => this.mailbox.take(src),
+      receiveInto: (src, index, into) => this.mailbox.post(src, index, into),
+      scratch: (bytes) => {
+        if (this.scratch.byteLength < bytes) this.scratch = new Uint8Array(bytes);
+        return this.scratch;
+      },
     };
   }
 
-  /** Fire and forget: a message that cannot be queued fails the communicator. */
-  private post(dst: number, msg: Message, data: Buffer = EMPTY): void {
+  /** Memory a collective posted for this message (the header is decoded again, fully, in onMessage). */
+  private destination(header: Buffer, length: number): Buffer | null {
+    try {
+      const msg = decode(header);
+      return msg.type === 'data' ? this.mailbox.destination(msg.from, msg.op, msg.index, length) : null;
+    } catch {
+      return null; // reported by onMessage
+    }
+  }
+
+  /**
+   * A message that cannot be sent fails the communicator (so callers need not handle it). Resolves once the
+   * transport no longer reads `data`, or on failure.
+   */
+  private post(dst: number, msg: Message, data: Buffer = EMPTY): Promise<void> {
     const header = encode(msg);
     if (msg.type === 'data') countSent(this.stats, msg.op.kind, header.length + data.length);
-    this.transport.send(dst, header, data).catch((err: Error) => {
+    return this.transport.send(dst, header, data).catch((err: Error) => {
       if (!this.closed) this.fail(new CollectiveError(`rank ${this.rank}: sending to rank ${dst} failed: ${err.message}`), true);
     });
   }

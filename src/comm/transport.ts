@@ -1,10 +1,35 @@
+import type { Endpoint } from '../../topology/rendezvous.js';
+
+/** What carries messages between ranks (the rendezvous always uses ZeroMQ): see src/comm/README.md. */
+export const TRANSPORTS = ['tcp', 'zmq'] as const;
+export type TransportName = (typeof TRANSPORTS)[number];
+
+/** What a transport hands incoming messages to. */
+export interface Receiver {
+  /** Each incoming message's header and data frames, in send order per sender. */
+  message(header: Buffer, data: Buffer): void;
+  error(err: Error): void;
+  /**
+   * The connection carrying messages from rank `from` ended: cleanly between messages (`err` null) or not. A peer
+   * that said farewell first has simply closed; otherwise it died. Transports without connections never call it.
+   */
+  lost(from: number, err: Error | null): void;
+  /**
+   * Where the data of an incoming message should land, asked once its header is in: memory of exactly `length`
+   * bytes, or null to let the transport allocate. A transport that cannot read into given memory never asks.
+   */
+  destination(header: Buffer, length: number): Buffer | null;
+}
+
 /** Point-to-point delivery between the ranks of a group; collectives are built on top (peer-communicator.ts). */
 export interface Transport {
-  /** Calls onMessage with each incoming message's header and data frames, in send order per sender. */
-  listen(onMessage: (header: Buffer, data: Buffer) => void, onError: (err: Error) => void): void;
+  /** Opens the connections to the other ranks (index = rank; this rank's own entry is skipped). */
+  connect(peers: readonly Endpoint[]): void;
+  listen(receiver: Receiver): void;
   /**
-   * Queues a message for `dst` behind earlier ones to `dst`. Zero-copy: `data` must not change until `dst` has
-   * received it. Rejects if the message cannot be queued.
+   * Queues a message for `dst` behind earlier ones to `dst`. Resolves once the transport no longer reads `data`
+   * (zero-copy transports read it until written to the network); until then it must not change. Rejects if the
+   * message cannot be sent.
    */
   send(dst: number, header: Buffer, data: Buffer): Promise<void>;
   /**

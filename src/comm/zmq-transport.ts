@@ -7,7 +7,7 @@ import { Context, Pull, Push } from 'zeromq';
 import { bindTcp } from '../../topology/address.js';
 import type { Endpoint } from '../../topology/rendezvous.js';
 import { MAX_FRAME_BYTES } from './ops/context.js';
-import type { Transport } from './transport.js';
+import type { Receiver, Transport } from './transport.js';
 
 /** Bounds how long close() and process exit wait for unsent messages to a peer that stopped reading. */
 const LINGER_MS = 5000;
@@ -34,20 +34,20 @@ export class ZmqTransport implements Transport {
     private readonly context: Context,
     private readonly pull: Pull,
     readonly port: number,
+    private readonly rank: number,
   ) {}
 
   /** Binds tcp://ip:port (an ephemeral port when port is 0) on the address this rank advertises. */
-  static async bind(ip: string, port: number): Promise<ZmqTransport> {
+  static async bind(ip: string, port: number, rank: number): Promise<ZmqTransport> {
     const context = new Context({ ioThreads: IO_THREADS });
     // Senders never exceed this limit, so a larger frame can only come from a foreign or corrupt peer.
     const pull = new Pull({ context, linger: 0, receiveHighWaterMark: HIGH_WATER_MARK, maxMessageSize: MAX_FRAME_BYTES });
-    return new ZmqTransport(context, pull, await bindTcp(pull, ip, port, 'the communicator socket (bind address and port options)'));
+    return new ZmqTransport(context, pull, await bindTcp(pull, ip, port, 'the communicator socket (bind address and port options)'), rank);
   }
 
-  /** Connects to every peer (index = rank; this rank's own entry is skipped). */
-  connect(peers: readonly Endpoint[], rank: number): void {
+  connect(peers: readonly Endpoint[]): void {
     this.pushes = peers.map((peer, r) => {
-      if (r === rank) return null;
+      if (r === this.rank) return null;
       const push = new Push({ context: this.context, linger: LINGER_MS, sendHighWaterMark: HIGH_WATER_MARK });
       push.connect(`tcp://${peer.host}:${peer.port}`);
       return push;
@@ -55,26 +55,32 @@ export class ZmqTransport implements Transport {
     this.tails = peers.map(() => Promise.resolve());
   }
 
-  listen(onMessage: (header: Buffer, data: Buffer) => void, onError: (err: Error) => void): void {
+  /** zeromq allocates every message itself: `receiver.destination` is never asked. */
+  listen(receiver: Receiver): void {
     void (async () => {
       for (;;) {
         let frames: Buffer[];
         try {
           frames = await this.pull.receive();
         } catch (err) {
-          if (!this.closing) onError(err as Error);
+          if (!this.closing) receiver.error(err as Error);
           return;
         }
-        if (frames.length === 2) onMessage(frames[0], frames[1]);
-        else onError(new Error(`received a message of ${frames.length} frames, expected 2`));
+        if (frames.length === 2) receiver.message(frames[0], frames[1]);
+        else receiver.error(new Error(`received a message of ${frames.length} frames, expected 2`));
       }
     })();
   }
 
+  /**
+   * Copies `data`: zeromq.js reads zero-copy frames until its I/O thread has sent them and does not say when,
+   * so the promise could not tell the caller when its memory is free again.
+   */
   send(dst: number, header: Buffer, data: Buffer): Promise<void> {
     const push = this.pushes[dst];
     if (!push) return Promise.reject(new Error(`no connection to rank ${dst}`));
-    const sent = this.tails[dst].then(() => push.send([header, data]));
+    const frames = [header, Buffer.from(data)];
+    const sent = this.tails[dst].then(() => push.send(frames));
     this.tails[dst] = sent.catch(() => undefined);
     return sent;
   }

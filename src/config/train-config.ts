@@ -3,6 +3,7 @@ import { UserError } from '../util/errors.js';
 import { DEFAULT_MIN_COUNT, DEFAULT_SPLIT, parseDataSpec } from '../data/load.js';
 import { parseSplit } from '../data/split.js';
 import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/optimizer.js';
+import { TRANSPORTS, type TransportName } from '../comm/transport.js';
 
 /** The --sync strategies (src/sync/registry.ts builds them). */
 export const SYNC_NAMES = ['allreduce', 'dense', 'local-clip', 'local-sgd', 'hybrid'] as const;
@@ -58,6 +59,14 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   { group: 'Distributed', name: 'collective-timeout', type: 'float', default: 600, min: 1, help: 'seconds a collective waits for the other ranks before failing, naming those that did not arrive' },
   { group: 'Distributed', name: 'bind', type: 'string', help: "address to bind and advertise to the other ranks (default: this host's address on the route to MASTER_ADDR)" },
   { group: 'Distributed', name: 'port', type: 'int', default: 0, min: 0, max: 65535, help: 'data port: local rank R binds PORT+R (0: ephemeral ports)' },
+  {
+    group: 'Distributed',
+    name: 'transport',
+    type: 'string',
+    default: 'tcp',
+    choices: TRANSPORTS,
+    help: 'what carries tensors between ranks: tcp (plain sockets, the kernel reads straight into the tensors: faster) or zmq (ZeroMQ PUSH/PULL); the rendezvous always uses ZeroMQ',
+  },
 
   { group: 'Output', name: 'eval-every', type: 'int', default: 0, min: 0, help: 'evaluate every K steps (local-sgd: at the next averaging; 0: at the end only)' },
   { group: 'Output', name: 'log-every', type: 'float', default: 5, min: 0, help: 'seconds between progress lines' },
@@ -102,6 +111,7 @@ export interface TrainConfig {
   collectiveTimeout: number;
   bind?: string;
   port: number;
+  transport: TransportName;
   evalEvery: number;
   logEvery: number;
   save?: string;
@@ -126,8 +136,8 @@ export function parseTrainConfig(argv: readonly string[]): TrainConfig {
 }
 
 /**
- * The options that change the maths of training: every rank must agree on them (see topology fingerprint).
- * Output options and the per-host network settings (bind address, ports, timeout) may differ.
+ * The options every rank must agree on (see topology fingerprint): those that change the maths of training,
+ * and the transport. Output options and the per-host network settings (bind address, ports, timeout) may differ.
  */
 export function configFingerprint(cfg: TrainConfig): string {
   const { logEvery: _l, save: _s, report: _r, backend: _b, bind: _a, port: _p, collectiveTimeout: _t, ...maths } = cfg;

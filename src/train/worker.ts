@@ -28,6 +28,7 @@ async function main(argv: string[]): Promise<void> {
     // One --port for all ranks of a host: local rank R takes PORT+R, so they never collide.
     port: cfg.port && cfg.port + dist.localRank,
     collectiveTimeoutMs: cfg.collectiveTimeout * 1000,
+    transport: cfg.transport,
   });
   // Stopped by a launcher (ours, mpirun, srun): close the sockets first, so ranks on other hosts fail at
   // their next collective instead of waiting out --collective-timeout.

@@ -1,6 +1,6 @@
 /**
  * All-gather of per-rank byte payloads of different lengths, sent directly to every peer as one frame: one hop
- * of latency, payloads received without copies, and each rank sends (n-1) x its payload, as a ring would.
+ * of latency, payloads sent and received without copies, and each rank sends (n-1) x its payload, as a ring would.
  */
 import { checkFrame, type OpContext } from './context.js';
 
@@ -10,14 +10,14 @@ export async function allgatherv(ctx: OpContext, payload: Uint8Array): Promise<U
   out[rank] = payload;
   if (size === 1) return out;
   checkFrame(ctx, 'allgatherv payload', payload);
-  // One copy: nothing tells this rank when peers have finished reading, and the caller may reuse payload at once.
-  const own = Buffer.from(payload);
-  // Staggered order, so that all ranks do not start by sending to rank 0.
-  for (let k = 1; k < size; k++) ctx.send((rank + k) % size, own);
+  // Staggered order, so that all ranks do not start by sending to rank 0. Zero-copy: the caller may reuse
+  // payload once this returns, which waits until it is sent.
+  const sends = Array.from({ length: size - 1 }, (_, k) => ctx.send((rank + 1 + k) % size, payload));
   await Promise.all(
     Array.from({ length: size }, async (_, src) => {
       if (src !== rank) out[src] = (await ctx.take(src)).data;
     }),
   );
+  await Promise.all(sends);
   return out;
 }

@@ -17,6 +17,11 @@ import { protocolError, type OpContext } from './context.js';
  * thread hand-offs in zeromq, one allocation per received message) and 2-4 MiB no better than 1 MiB.
  */
 const CHUNK_ELEMS = (1 << 20) / Float32Array.BYTES_PER_ELEMENT;
+/**
+ * Reduce-scatter chunks that may arrive ahead of the adding; later ones are allocated and copied. Reusing the
+ * slots spares a fresh allocation per chunk (page faults, and GC runs triggered by external memory).
+ */
+const SCRATCH_SLOTS = 4;
 
 export async function ringAllreduce(ctx: OpContext, buf: Float32Array, mean: boolean): Promise<void> {
   const n = ctx.size;
@@ -28,33 +33,53 @@ export async function ringAllreduce(ctx: OpContext, buf: Float32Array, mean: boo
   const base = Math.floor(buf.length / n);
   const extra = buf.length % n;
   const segStart = (s: number): number => s * base + Math.min(s, extra);
+  const segOf = (hop: number): number => (pos - hop - 1 + 2 * n) % n;
+
+  // Where incoming chunks land (the kernel reads them there where the transport allows). All-gather chunks
+  // carry final values: straight into buf. Reduce-scatter chunks are added into buf, so they only pass through
+  // SCRATCH_SLOTS reused chunk buffers; a slot is posted again once the chunk in it has been added.
+  const lens: number[] = [];
+  for (let hop = 0; hop < 2 * n - 2; hop++) {
+    for (const [start, len] of chunks(segStart(segOf(hop)), segStart(segOf(hop) + 1))) {
+      if (hop >= n - 1) ctx.receiveInto(prev, lens.length, bytesOf(buf, start, len));
+      lens.push(len);
+    }
+  }
+  const reduceChunks = lens.length / 2; // both phases move the same chunks
+  const scratch = ctx.scratch(SCRATCH_SLOTS * CHUNK_ELEMS * 4);
+  const postScratch = (index: number): void => {
+    if (index < reduceChunks) ctx.receiveInto(prev, index, scratch.subarray((index % SCRATCH_SLOTS) * CHUNK_ELEMS * 4).subarray(0, lens[index] * 4));
+  };
+  for (let i = 0; i < SCRATCH_SLOTS; i++) postScratch(i);
 
   // Hop 0: this rank's own segment, straight from the caller's buffer. Zero-copy is safe: that region is next
   // written when its reduced values come back, which cannot happen before `next` has received these bytes.
-  for (const [start, len] of chunks(segStart(pos), segStart(pos + 1))) ctx.send(next, bytesOf(buf, start, len));
+  for (const [start, len] of chunks(segStart(pos), segStart(pos + 1))) void ctx.send(next, bytesOf(buf, start, len));
+  // Final values forwarded from buf: the caller may write buf once this returns, so wait until they are sent.
+  const finalSends: Promise<void>[] = [];
 
   // Hops 0..n-2 received complete the reduce-scatter, hops n-1..2n-3 are the all-gather.
+  let index = 0;
   for (let hop = 0; hop < 2 * n - 2; hop++) {
-    const seg = (pos - hop - 1 + 2 * n) % n;
     const forward = hop < 2 * n - 3;
-    for (const [start, len] of chunks(segStart(seg), segStart(seg + 1))) {
+    for (const [start, len] of chunks(segStart(segOf(hop)), segStart(segOf(hop) + 1))) {
       const { data } = await ctx.take(prev);
       if (data.length !== len * 4) throw protocolError(ctx, `allreduce chunk of ${data.length} bytes from rank ${prev}, expected ${len * 4}`);
-      const inc = floatsOf(data, len);
       if (hop < n - 1) {
-        // Add into the received chunk (ours now), not into buf: buf keeps this rank's own values until the
-        // reduced segment arrives, and what is forwarded is never written again.
-        addInto(inc, buf.subarray(start, start + len));
-        if (hop === n - 2) {
-          if (mean) divideBy(inc, n); // by the owner only: every rank gets its bytes
-          buf.set(inc, start); // cheap: inc is still in cache (a fused add-and-store loop measured slower)
-        }
-      } else {
-        buf.set(inc, start);
+        // In place: this rank adds its values to each segment once, so buf's own values are not needed again,
+        // and a partial sum forwarded is only overwritten by the final values, which come after `next` has it.
+        const out = buf.subarray(start, start + len);
+        addInto(out, floatsOf(data, len));
+        postScratch(index + SCRATCH_SLOTS);
+        if (hop === n - 2 && mean) divideBy(out, n); // by the owner only: every rank gets its bytes
       }
-      if (forward) ctx.send(next, bytesOf(inc, 0, len));
+      index++;
+      if (!forward) continue;
+      const sent = ctx.send(next, bytesOf(buf, start, len));
+      if (hop >= n - 2) finalSends.push(sent);
     }
   }
+  await Promise.all(finalSends);
 }
 
 /**

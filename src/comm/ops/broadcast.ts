@@ -7,12 +7,12 @@ export async function broadcast(ctx: OpContext, buf: Uint8Array, root: number): 
   const { rank, size } = ctx;
   if (rank !== root) {
     const { data } = await ctx.take(root);
-    ctx.send(root, ACK);
+    void ctx.send(root, ACK);
     return data;
   }
   checkFrame(ctx, 'broadcast payload', buf);
   const peers = Array.from({ length: size - 1 }, (_, k) => (root + 1 + k) % size);
-  for (const dst of peers) ctx.send(dst, buf); // zero-copy: buf is not returned before every ack below
+  for (const dst of peers) void ctx.send(dst, buf); // zero-copy: buf is not returned before every ack below
   await Promise.all(
     peers.map(async (src) => {
       const ack = await ctx.take(src);

@@ -14,12 +14,24 @@ export interface OpContext {
   /** Ranks in ring order (ranks sharing a host are adjacent). */
   readonly ring: readonly number[];
   /**
-   * Queues `bytes` as one frame for `dst`, in call order per destination. Zero-copy: the memory must stay
-   * unchanged until `dst` has received it.
+   * Queues `bytes` as one frame for `dst`, in call order per destination. Zero-copy where the transport allows:
+   * the memory must stay unchanged until the returned promise resolves (it never rejects: a failed send fails
+   * the collective through take()).
    */
-  send(dst: number, bytes: Uint8Array): void;
+  send(dst: number, bytes: Uint8Array): Promise<void>;
   /** The next message from `src` in this collective. */
   take(src: number): Promise<Envelope>;
+  /**
+   * Message `index` from `src` (0 = its first in this collective) has exactly `into.byteLength` bytes, to be
+   * placed in `into`: where the transport allows, the kernel reads them there, with no copy. Its Envelope's data
+   * is then `into`. A message of another length fails the collective.
+   */
+  receiveInto(src: number, index: number, into: Uint8Array): void;
+  /**
+   * Working memory of at least `bytes`, kept by the communicator across collectives (no allocation, no page
+   * faults on reuse). Only the running collective uses it; its content is undefined on entry.
+   */
+  scratch(bytes: number): Uint8Array;
 }
 
 export function protocolError(ctx: OpContext, what: string): CollectiveError {
