@@ -10,6 +10,15 @@ export const LAUNCH_FLAGS: readonly FlagSpec[] = [
   { group: 'Launcher', name: 'token', type: 'string', help: 'job token every rank must present (default: random per job; required with --nnodes > 1)' },
   { group: 'Launcher', name: 'gpus', type: 'string', help: 'GPU indices to use, e.g. 0,1 (default: nvidia-smi -L; none on CPU hosts)' },
   { group: 'Launcher', name: 'log-dir', type: 'string', help: 'also write each rank\'s output to DIR/rank-R.log' },
+  {
+    group: 'Launcher',
+    name: 'servers',
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: 256,
+    help: 'parameter servers for --sync ps / async-ps (default 1 then): started on the --node-rank 0 host at MASTER_PORT+1.. (give the same value on every host)',
+  },
   { group: 'Launcher', name: 'help', alias: 'h', type: 'bool', help: 'show this help' },
   { group: 'Launcher', name: 'version', type: 'bool', help: 'print the version' },
 ];

@@ -29,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (compareRequested(argv)) return runCompare(argv); // the same job once per sync strategy (launcher/compare.ts)
-  parseTrainConfig(train); // fail here, once, rather than N times in the workers
+  const cfg = parseTrainConfig(train); // fail here, once, rather than N times in the workers
 
   const nproc = flags.nprocPerNode as number;
   const nnodes = flags.nnodes as number;
@@ -43,6 +43,9 @@ async function main(argv: string[]): Promise<number> {
   if (masterPort === 0) masterPort = await freePort(masterAddr);
   token ??= randomBytes(16).toString('hex');
 
+  const usesServers = cfg.sync === 'ps' || cfg.sync === 'async-ps';
+  if (!usesServers && (flags.servers as number) > 0) throw new UserError(`--servers is for --sync ps or async-ps, not ${cfg.sync}`);
+  const servers = usesServers ? Math.max(1, flags.servers as number) : 0;
   const gpus = detectGpus(flags.gpus as string | undefined);
   const worldSize = nproc * nnodes;
   const workers: WorkerSpec[] = [];
@@ -61,11 +64,21 @@ async function main(argv: string[]): Promise<number> {
         MASTER_PORT: String(masterPort),
         DDP_TOKEN: token,
         CUDA_VISIBLE_DEVICES: cudaDevicesFor(local, gpus),
+        ...(servers ? { DDP_SERVERS: String(servers) } : {}),
       },
     });
   }
+  // Parameter servers run on the master host (ports MASTER_PORT+1..K), where every worker can find them.
+  for (let k = 0; k < (nodeRank === 0 ? servers : 0); k++) {
+    workers.push({
+      rank: k,
+      server: true,
+      env: { ...process.env, DDP_ROLE: 'server', DDP_SERVER: String(k), DDP_SERVERS: String(servers), WORLD_SIZE: String(worldSize), MASTER_ADDR: masterAddr, MASTER_PORT: String(masterPort), DDP_TOKEN: token, CUDA_VISIBLE_DEVICES: '' },
+    });
+  }
   const device = gpus.length ? `GPUs ${gpus.join(',')}` : 'CPU (no GPU found)';
-  console.error(`ddp-launch: starting ${nproc} worker(s) on this host, world size ${worldSize}, ${device}, rendezvous ${masterAddr}:${masterPort}`);
+  const withServers = nodeRank === 0 && servers ? ` and ${servers} parameter server(s)` : '';
+  console.error(`ddp-launch: starting ${nproc} worker(s)${withServers} on this host, world size ${worldSize}, ${device}, rendezvous ${masterAddr}:${masterPort}`);
   const script = fileURLToPath(new URL(`../src/train/worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
   const result = await supervise({ script, args: train, workers, logDir: flags.logDir as string | undefined });
   if (result.failure) console.error(`ddp-launch: ${result.failure}`);

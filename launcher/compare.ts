@@ -19,7 +19,7 @@ export const COMPARE_FLAGS: readonly FlagSpec[] = [
     group: 'Comparison',
     name: 'compare',
     type: 'list',
-    help: `run the job once per sync strategy, e.g. allreduce,dense,local-clip,local-sgd:8,hybrid (NAME:H = local-sgd averaging every H steps; strategies: ${SYNC_NAMES.join(', ')})`,
+    help: `run the job once per sync strategy, e.g. allreduce,dense,local-clip,local-sgd:8,hybrid,ps,async-ps:4 (local-sgd:H averages every H steps, async-ps:S runs with staleness S; strategies: ${SYNC_NAMES.join(', ')})`,
   },
   { group: 'Comparison', name: 'compare-out', type: 'string', help: 'directory for compare.md, compare.json, compare.svg and the per-run reports (default: compare-<timestamp>)' },
   {
@@ -42,8 +42,15 @@ export function compareRequested(argv: readonly string[]): boolean {
 interface Strategy {
   label: string;
   sync: SyncName;
-  syncEvery?: number;
+  /** The flag and value NAME:X sets (local-sgd:H, async-ps:S). */
+  param?: [flag: string, value: string];
 }
+
+/** Strategies taking a number after a colon, and the flag it sets. */
+const PARAM_FLAGS: Partial<Record<SyncName, { flag: string; min: number }>> = {
+  'local-sgd': { flag: '--sync-every', min: 1 },
+  'async-ps': { flag: '--staleness', min: 0 },
+};
 
 export interface CompareRow {
   label: string;
@@ -77,15 +84,23 @@ function parseStrategies(list: string[]): Strategy[] {
   const out = list.map((item): Strategy => {
     const [name, h, extra] = item.split(':');
     if (!(SYNC_NAMES as readonly string[]).includes(name) || extra !== undefined) {
-      throw new UserError(`--compare ${list.join(',')}: unknown strategy '${item}'; expected one of ${SYNC_NAMES.join(', ')} (local-sgd:H for an averaging interval)`);
+      throw new UserError(`--compare ${list.join(',')}: unknown strategy '${item}'; expected one of ${SYNC_NAMES.join(', ')} (local-sgd:H for an averaging interval, async-ps:S for a staleness)`);
     }
-    if (h === undefined) return { label: name, sync: name as SyncName };
-    if (name !== 'local-sgd' || !/^[1-9]\d*$/.test(h)) throw new UserError(`--compare: '${item}': only local-sgd takes :H, a positive integer`);
-    return { label: item, sync: 'local-sgd', syncEvery: Number(h) };
+    const sync = name as SyncName;
+    if (h === undefined) return { label: name, sync };
+    const param = PARAM_FLAGS[sync];
+    if (!param || !/^\d+$/.test(h) || Number(h) < param.min) throw new UserError(`--compare: '${item}': only local-sgd:H (H >= 1) and async-ps:S (S >= 0) take a number`);
+    return { label: item, sync, param: [param.flag, h] };
   });
   const dup = out.find((s, i) => out.findIndex((o) => o.label === s.label) !== i);
   if (dup) throw new UserError(`--compare: '${dup.label}' is listed twice`);
   return out;
+}
+
+/** --servers K is for the parameter-server strategies: the other runs of a comparison go without it. */
+function withoutServers(args: string[], sync: SyncName): string[] {
+  if (sync === 'ps' || sync === 'async-ps') return args;
+  return args.filter((a, i) => !(a === '--servers' || a.startsWith('--servers=') || (i > 0 && args[i - 1] === '--servers')));
 }
 
 /** Splits --compare/--compare-out off argv; the rest is an ordinary ddp-launch command line. */
@@ -220,7 +235,7 @@ export async function runCompare(argv: readonly string[]): Promise<number> {
   for (let r = 0; r < repeats; r++) {
     for (const [i, s] of strategies.entries()) {
       const file = join(out, `${s.label.replace(/[^A-Za-z0-9_-]/g, '-')}${repeats > 1 ? `.r${r + 1}` : ''}.json`);
-      const args = [...rest, '--sync', s.sync, ...(s.syncEvery ? ['--sync-every', String(s.syncEvery)] : []), '--report', file];
+      const args = [...withoutServers(rest, s.sync), '--sync', s.sync, ...(s.param ?? []), '--report', file];
       console.error(`ddp-compare: [${r * strategies.length + i + 1}/${repeats * strategies.length}] ${s.label}`);
       const { code, seconds } = await launch(args);
       let rep: RunReport | null = null;

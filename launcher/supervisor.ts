@@ -13,8 +13,12 @@ import type { Readable, Writable } from 'node:stream';
  */
 export interface WorkerSpec {
   rank: number;
+  /** A parameter server (`rank` is then its index): named 'server K', output prefixed [sK]. */
+  server?: boolean;
   env: NodeJS.ProcessEnv;
 }
+
+const nameOf = (spec: WorkerSpec): string => `${spec.server ? 'server' : 'rank'} ${spec.rank}`;
 
 export interface SuperviseOptions {
   script: string;
@@ -67,7 +71,7 @@ export function supervise(opts: SuperviseOptions): Promise<JobResult> {
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       });
       const r: Running = { spec, child, tail: [], exited: false };
-      if (opts.logDir) r.log = createWriteStream(join(opts.logDir, `rank-${spec.rank}.log`));
+      if (opts.logDir) r.log = createWriteStream(join(opts.logDir, `${spec.server ? 'server' : 'rank'}-${spec.rank}.log`));
       relay(child.stdout!, out, r, false);
       relay(child.stderr!, err, r, true);
       child.on('error', (e) => fail(r, `could not start: ${e.message}`));
@@ -82,9 +86,9 @@ export function supervise(opts: SuperviseOptions): Promise<JobResult> {
     function fail(r: Running, what: string, code: number | null = null): void {
       if (failure !== undefined) return; // the root cause is the first failure; the rest are our own kills
       if (code === 2) failCode = 2;
-      const tail = r.tail.length ? `\nlast stderr lines of rank ${r.spec.rank}:\n${r.tail.map((l) => `  ${l}`).join('\n')}` : '';
+      const tail = r.tail.length ? `\nlast stderr lines of ${nameOf(r.spec)}:\n${r.tail.map((l) => `  ${l}`).join('\n')}` : '';
       const others = running.some((o) => o !== r && !o.exited) ? '; stopping the other workers' : '';
-      failure = `rank ${r.spec.rank} (pid ${r.child.pid}) ${what}${others}${tail}`;
+      failure = `${nameOf(r.spec)} (pid ${r.child.pid}) ${what}${others}${tail}`;
       stopAll();
     }
 
@@ -120,7 +124,7 @@ export function supervise(opts: SuperviseOptions): Promise<JobResult> {
     let partial = '';
     from.setEncoding('utf8');
     const emit = (line: string) => {
-      to.write(`[r${r.spec.rank}] ${line}\n`);
+      to.write(`[${r.spec.server ? 's' : 'r'}${r.spec.rank}] ${line}\n`);
       r.log?.write(`${line}\n`);
       if (isErr) {
         r.tail.push(line);

@@ -9,8 +9,10 @@ const TINY = ['--data', 'synthetic:quick,rows=3000,eval-rows=400', '--mlp', '8',
 
 t.test('ddp-launch --compare runs the job under each strategy and writes table, JSON and chart', async (t) => {
   const out = join(t.testdir(), 'cmp');
-  const strategies = ['allreduce', 'dense', 'local-clip', 'local-sgd:2', 'hybrid'];
-  const r = await runLauncher(['--compare', strategies.join(','), '--compare-out', out, '-n', '2', ...TINY, '--steps', '6', '--eval-every', '2'], { timeoutMs: 90_000 });
+  const strategies = ['allreduce', 'dense', 'local-clip', 'local-sgd:2', 'hybrid', 'ps', 'async-ps:0'];
+  // --servers goes to the parameter-server runs only; async-ps workers meet every --check-every steps.
+  const args = ['-n', '2', '--servers', '2', ...TINY, '--steps', '6', '--eval-every', '2', '--check-every', '2'];
+  const r = await runLauncher(['--compare', strategies.join(','), '--compare-out', out, ...args], { timeoutMs: 150_000 });
   t.equal(r.code, 0, r.stderr.slice(-2000));
   for (const f of ['compare.md', 'compare.json', 'compare.svg', 'allreduce.json', 'local-sgd-2.json']) t.ok(existsSync(join(out, f)), f);
   const json = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as { job: string; strategies: CompareRow[] };
@@ -23,7 +25,7 @@ t.test('ddp-launch --compare runs the job under each strategy and writes table, 
     t.ok(s.samplesPerSec! > 0 && s.bytesPerStep!.dense > 0 && s.bytesPerStep!.sparse > 0, `${s.label}: throughput and traffic`);
   }
   const by = new Map(json.strategies.map((s) => [s.label, s]));
-  t.equal(by.get('dense')!.eval!.auc, by.get('allreduce')!.eval!.auc, 'dense trains the allreduce model');
+  for (const same of ['dense', 'ps', 'async-ps:0']) t.equal(by.get(same)!.eval!.auc, by.get('allreduce')!.eval!.auc, `${same} trains the allreduce model`);
   // Averaging every 2 steps sends weights + Adam's m and v: 3 vectors per 2 steps, 1.5x allreduce's gradients.
   const ratio = by.get('local-sgd:2')!.bytesPerStep!.dense / by.get('allreduce')!.bytesPerStep!.dense;
   t.ok(ratio > 1.4 && ratio < 1.6, `local-sgd:2 dense bytes per step = ${ratio.toFixed(3)} x allreduce's`);
@@ -54,7 +56,8 @@ t.test('--compare-repeats R runs the list R times, interleaved, and reports the 
 t.test('--compare rejects bad lists and flags it sets itself, before running anything', async (t) => {
   const cases: [string[], RegExp][] = [
     [['--compare', 'allreduce,bogus'], /unknown strategy 'bogus'/],
-    [['--compare', 'dense:4'], /only local-sgd takes :H/],
+    [['--compare', 'dense:4'], /only local-sgd:H \(H >= 1\) and async-ps:S \(S >= 0\) take a number/],
+    [['--compare', 'local-sgd:0'], /'local-sgd:0': only local-sgd:H/],
     [['--compare', 'allreduce,allreduce'], /listed twice/],
     [['--compare', 'allreduce', '--sync', 'dense'], /--sync cannot be combined with --compare/],
     [['--compare', 'allreduce', '--lr', 'x'], /--lr x: expected a number/],

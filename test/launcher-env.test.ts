@@ -1,6 +1,8 @@
 // What ddp-launch gives each worker: torchrun's environment, one GPU per local rank, per-rank logs. Workers are
 // replaced by fixtures/launcher/fake-worker.mjs (FAKE_WORKER=env), which prints its environment and exits.
 import t, { type Test } from 'tap';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cudaDevicesFor, detectGpus } from '../launcher/gpus.js';
@@ -8,6 +10,8 @@ import { runLauncher } from './helpers/cli.js';
 import { FAKE_WORKER_OPTIONS } from './fixtures/launcher/procs.js';
 
 type RankEnv = Record<string, string | null>;
+
+const WORKER = fileURLToPath(new URL('../dist/src/train/worker.js', import.meta.url));
 
 /** Runs the launcher with fake workers and returns the environments the ranks printed, in rank order. */
 async function rankEnvs(t: Test, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ envs: RankEnv[]; stderr: string }> {
@@ -72,4 +76,17 @@ t.test('--nnodes > 1 needs an explicit port and token', async (t) => {
   const noToken = await runLauncher(['--nnodes', '2', '--master-port', '29400']);
   t.equal(noToken.code, 2);
   t.match(noToken.stderr, /--nnodes > 1 needs --token/);
+});
+
+t.test('--servers belongs to the parameter-server strategies; a ps worker without servers says how to get them', async (t) => {
+  const stray = await runLauncher(['--servers', '2', '--sync', 'dense']);
+  t.equal(stray.code, 2);
+  t.match(stray.stderr, /ddp-launch: --servers is for --sync ps or async-ps, not dense/);
+  // Under mpirun/srun nobody starts servers: the worker itself refuses.
+  const worker = spawnSync(process.execPath, [WORKER, '--sync', 'ps', '--data', 'synthetic:quick,rows=2000,eval-rows=100', '--steps', '1'], {
+    encoding: 'utf8',
+    env: { ...process.env, RANK: '0', WORLD_SIZE: '1', DDP_SERVERS: '' },
+  });
+  t.equal(worker.status, 2);
+  t.match(worker.stderr, /--sync ps and async-ps need parameter servers: start the job with ddp-launch, which starts them \(--servers K, default 1\)/);
 });

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { killAtTeardown, launch, LONG, survivors, workersOf } from './fixtures/launcher/procs.js';
 import { runJob, worstRelativeDiff } from './helpers/runs.js';
 
 /**
@@ -77,4 +78,51 @@ t.test('hybrid: embeddings one step late (step 1 leaves them unchanged), dense s
   const d = worstRelativeDiff(ref.ckpt.tensors, hybrid.ckpt.tensors);
   t.ok(d.rel > 1e-4, `hybrid vs allreduce after 20 steps: ${d.rel.toExponential(2)} (${d.name})`);
   t.ok(hybrid.rep.ranks.every((r) => r.bytes.sparsePerStep > 0 && r.bytes.densePerStep > 0), 'both exchanges metered');
+});
+
+/**
+ * Parameter servers own the parameters and apply the allreduce strategy's update (merge in rank order, global
+ * counts, L2, CowClip, optimizer): the same model, with the dense sum in another order at N = 3. async-ps with
+ * staleness 0 is the same thing; with staleness a worker computes on parameters up to S steps old.
+ */
+t.test('ps: 3 workers and 2 servers train the allreduce model; async-ps with staleness 0 too, with staleness 3 not', async (t) => {
+  const dir = t.testdir();
+  const ref = await runJob(t, dir, 'allreduce', 2, [...BASE, '--sync', 'allreduce']);
+  const ps = await runJob(t, dir, 'ps', 3, [...BASE, '--sync', 'ps', '--servers', '2', '--eval-every', '10']);
+  const sync0 = await runJob(t, dir, 'async0', 2, [...BASE, '--sync', 'async-ps', '--staleness', '0']);
+  // Workers meet only every 5 steps (--check-every): in between, whichever worker is ahead pulls parameters that
+  // miss the other's last steps.
+  const stale = await runJob(t, dir, 'stale', 2, [...BASE, '--sync', 'async-ps', '--staleness', '3', '--eval-every', '2']);
+  t.equal(ps.rep.sync, 'ps');
+  // Servers report a step's clipping with the next pull: one step late (step 1 shows 0).
+  const lagged = ref.rep.clipFraction.mean * (19 / 20);
+  t.ok(ref.rep.clipFraction.mean > 0.1 && Math.abs(ps.rep.clipFraction.mean - lagged) < 0.05, `the servers report CowClip firing: ${ps.rep.clipFraction.mean} vs ${ref.rep.clipFraction.mean}`);
+  for (const [name, j] of [['ps -n 3 --servers 2', ps], ['async-ps --staleness 0', sync0]] as const) {
+    const d = worstRelativeDiff(ref.ckpt.tensors, j.ckpt.tensors);
+    t.ok(d.rel <= 1e-5, `${name} vs allreduce -n 2: worst relative difference ${d.rel.toExponential(2)} (${d.name || 'none'}), optimizer state included`);
+    t.equal(new Set(j.rep.paramChecksums).size, 1, `${name}: replicas identical after the final fetch`);
+  }
+  t.same(ps.rep.history.map((h) => h.step), [10, 20]);
+  const d = worstRelativeDiff(ref.ckpt.tensors, stale.ckpt.tensors);
+  t.ok(d.rel > 1e-4, `async-ps --staleness 3 vs allreduce: ${d.rel.toExponential(2)} (${d.name})`);
+  t.same(stale.rep.history.map((h) => h.step), [5, 10, 15, 20], 'evaluations wait for the points where workers meet');
+  t.equal(stale.rep.epochs, ref.rep.epochs, 'the loss, summed where workers meet, covers every row');
+  t.ok(ps.rep.ranks.every((r) => r.bytes.densePerStep > 0 && r.bytes.sparsePerStep > 0), 'traffic to the servers is metered');
+  t.ok(ps.rep.bytes.sent > ps.rep.ranks[0].bytes.densePerStep * 20, 'and counted in the bytes sent');
+});
+
+t.test('ps: a parameter server killed mid-training stops the job within seconds, named, no process left', async (t) => {
+  const p = launch(t, ['-n', '2', '--gpus', 'none', ...LONG, '--sync', 'ps', '--servers', '2']);
+  await p.waitFor(/^\[r0\] step \d+/m);
+  const servers = workersOf(p.pid, 'DDP_SERVER');
+  const workers = workersOf(p.pid);
+  killAtTeardown(t, () => [...servers.values(), ...workers.values()]);
+  t.same([...servers.keys()].sort(), [0, 1], 'two servers running');
+  const killedAt = performance.now();
+  process.kill(servers.get(1)!, 'SIGKILL');
+  const exit = await p.exit;
+  t.ok(exit.at - killedAt < 10_000, `launcher exited ${((exit.at - killedAt) / 1000).toFixed(2)} s after kill -9 of server 1`);
+  t.not(exit.code, 0);
+  t.match(p.stderr, `ddp-launch: server 1 (pid ${servers.get(1)}) was killed by signal SIGKILL; stopping the other workers`);
+  t.same(await survivors([...servers.values(), ...workers.values()]), [], 'no worker or server left running');
 });

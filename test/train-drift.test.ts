@@ -4,7 +4,7 @@ import { LocalCommunicator } from '../src/comm/local.js';
 import { parseTrainConfig } from '../src/config/train-config.js';
 import { loadData } from '../src/data/load.js';
 import { checkReplicas, ReplicaDriftError } from '../src/train/drift.js';
-import { buildReplica } from '../src/train/trainer.js';
+import { buildReplica, shapeOf } from '../src/train/trainer.js';
 
 /** A 3-rank communicator whose peers answer the all-gather with the given (possibly altered) payloads. */
 function fakeComm(alter: (mine: Uint8Array, rank: number) => Uint8Array): Communicator {
@@ -19,7 +19,7 @@ function fakeComm(alter: (mine: Uint8Array, rank: number) => Uint8Array): Commun
 t.test('the drift guard names the differing tensor and ranks', async (t) => {
   const cfg = parseTrainConfig(['--data', 'synthetic:quick,rows=500,eval-rows=100', '--mlp', '8', '--embed-dim', '4']);
   const data = await loadData({ data: cfg.data, split: cfg.split, seed: 1, minCount: 1, numericTransform: 'log1p', skipBadLines: false });
-  const rep = buildReplica(cfg, data);
+  const rep = buildReplica(cfg, shapeOf(data));
   await checkReplicas(rep, fakeComm((m) => m), 7); // identical digests: passes
 
   // Rank 2's digest of the 3rd tensor differs (as if one of its bytes had flipped).

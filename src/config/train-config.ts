@@ -6,7 +6,7 @@ import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/optimizer.js';
 import { TRANSPORTS, type TransportName } from '../comm/transport.js';
 
 /** The --sync strategies (src/sync/registry.ts builds them). */
-export const SYNC_NAMES = ['allreduce', 'dense', 'local-clip', 'local-sgd', 'hybrid'] as const;
+export const SYNC_NAMES = ['allreduce', 'dense', 'local-clip', 'local-sgd', 'hybrid', 'ps', 'async-ps'] as const;
 export type SyncName = (typeof SYNC_NAMES)[number];
 
 /** Every flag a training worker understands; `ddp-launch` forwards them unchanged to each rank. */
@@ -50,9 +50,12 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
     help:
       'how replicas synchronise: allreduce (per-ID global merge, CowClip with global counts); dense (embedding grads densified to whole tables and all-reduced: same maths, more bytes); ' +
       "local-clip (CowClip with each rank's local counts, then average: the naive port); local-sgd (replicas train alone, parameters averaged every --sync-every steps); " +
-      'hybrid (dense synchronous, embedding updates applied one step late so their exchange overlaps the next step)',
+      'hybrid (dense synchronous, embedding updates applied one step late so their exchange overlaps the next step); ' +
+      'ps (parameter servers, started by ddp-launch --servers K, own the parameters and apply every update: the allreduce maths); ' +
+      'async-ps (ps where a worker may run up to --staleness steps ahead of the slowest, on parameters that old)',
   },
   { group: 'Training', name: 'sync-every', type: 'int', default: 4, min: 1, help: 'local-sgd: average parameters every H steps (and after the last step)' },
+  { group: 'Training', name: 'staleness', type: 'int', default: 2, min: 0, help: 'async-ps: how many steps a worker may run ahead of the slowest one (0: synchronous, the ps maths); workers meet only every --check-every steps' },
   { group: 'Training', name: 'optimizer', type: 'string', default: 'adam', choices: OPTIMIZER_NAMES, help: 'optimizer of dense weights and embeddings: adam, or plain sgd (w -= lr g)' },
   { group: 'Training', name: 'check-every', type: 'int', default: 100, min: 0, help: 'compare parameter checksums across ranks every K steps (local-sgd: at the next averaging) and at the end (0: only at the end)' },
 
@@ -106,6 +109,7 @@ export interface TrainConfig {
   cowclipForm: 'paper' | 'reference';
   sync: SyncName;
   syncEvery: number;
+  staleness: number;
   optimizer: OptimizerName;
   checkEvery: number;
   collectiveTimeout: number;
@@ -128,6 +132,7 @@ export function parseTrainConfig(argv: readonly string[]): TrainConfig {
   });
   const cfg = { ...flags, mlp } as unknown as TrainConfig;
   if (cfg.epochs === 0 && cfg.steps === 0) throw new UserError('--epochs 0 with --steps 0: nothing to train');
+
   // Specs are checked here so the launcher rejects them once, before starting any worker.
   parseDataSpec(cfg.data, '--data');
   if (cfg.evalData !== undefined) parseDataSpec(cfg.evalData, '--eval-data');

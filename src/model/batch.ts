@@ -48,6 +48,12 @@ export function fillBatch(
   first: EmbeddingTable,
   order?: Int32Array,
 ): void {
+  fillRows(batch, data, start, count, order);
+  gatherBatch(batch, field, first);
+}
+
+/** The first half of fillBatch: labels, ids and numeric features of the samples, no embedding lookup. */
+export function fillRows(batch: HostBatch, data: EncodedData, start: number, count: number, order?: Int32Array): void {
   const F = data.numCategorical;
   const nn = data.numNumeric;
   if (count > batch.capacity) throw new RangeError(`fillBatch: ${count} samples exceed capacity ${batch.capacity}`);
@@ -63,7 +69,11 @@ export function fillBatch(
     for (let k = 0; k < nn; k++) batch.numeric[i * nn + k] = data.numeric[s * nn + k];
   }
   batch.size = count;
-  const ids = batch.ids.subarray(0, count * F);
+}
+
+/** The second half: the embedding rows of the batch's ids (a parameter server pulls them fresh in between). */
+export function gatherBatch(batch: HostBatch, field: EmbeddingTable, first: EmbeddingTable): void {
+  const ids = batch.ids.subarray(0, batch.size * (batch.ids.length / batch.capacity));
   field.gather(ids, batch.emb);
   first.gather(ids, batch.linear);
 }

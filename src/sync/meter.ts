@@ -16,6 +16,8 @@ export class Meter {
   readonly bytes: Record<Traffic, number> = { dense: 0, sparse: 0 };
   /** Seconds spent awaiting collectives (a started, overlapped one counts only while awaited). */
   seconds = 0;
+  /** Bytes this rank moved outside the communicator (parameter-server traffic), whole run, frames included. */
+  readonly direct = { sent: 0, received: 0 };
 
   constructor(readonly comm: Communicator) {}
 

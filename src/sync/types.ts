@@ -27,6 +27,11 @@ export interface EmbedGrads {
 
 /** What every rank applies after a step's exchange. */
 export interface GlobalGrads {
+  /**
+   * Set by a strategy that already brought the replica to its post-step parameters (a parameter server applied
+   * the update): the trainer then applies nothing, and `stats` reports the server's embedding update.
+   */
+  applied?: { rowsInBatch: number; rowsClipped: number };
   /** The dense gradient to apply (sum over ranks = gradient of the global mean loss, for synchronous strategies). */
   dense: Float32Array;
   /** The embedding gradients to apply now, or null: none this step (hybrid applies them one step late). */
@@ -39,6 +44,8 @@ export interface GlobalGrads {
  * How replicas agree on a step's gradients, or on their parameters. Strategies are written against the
  * Communicator only (they may hold the replica's arrays, never a model). The trainer calls, per step:
  *
+ *   prepare(step, ids)     -> before the batch's embedding rows are gathered: make the replica's values of
+ *                             those rows (and the dense weights) current, e.g. pull them from servers.
  *   inSync(step, last)     -> before the exchange: whether the ranks meet after this step with identical
  *                             replicas. Only then does the trainer sum the loss across ranks, check for drift
  *                             and evaluate (deferred to the next such step). Absent: every step.
@@ -46,6 +53,9 @@ export interface GlobalGrads {
  *   afterStep(step, last)  -> after the optimizer applied the step: e.g. local SGD averages parameters here.
  *   drain()                -> once, after the last step: gradients still owed (hybrid's last embedding
  *                             update), applied before the final check and evaluation. Absent: none.
+ *   refresh(step)          -> at an in-sync step, before a drift check or an evaluation: make the whole
+ *                             replica current (a parameter server's workers only hold the rows they used).
+ *   close()                -> once, after training: release what the strategy holds (server connections).
  *
  * A strategy must make every rank issue the same collectives in the same order, and must report in sync
  * after the last step. Every collective it issues goes through its `meter`, which splits this rank's bytes
@@ -58,4 +68,7 @@ export interface SyncStrategy {
   exchange(local: LocalGrads): Promise<GlobalGrads>;
   afterStep?(step: number, last: boolean): Promise<void>;
   drain?(): Promise<EmbedGrads | null>;
+  prepare?(step: number, ids: Int32Array): Promise<void>;
+  refresh?(step: number): Promise<void>;
+  close?(): Promise<void>;
 }

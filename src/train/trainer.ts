@@ -3,7 +3,7 @@ import type { Communicator } from '../comm/communicator.js';
 import type { TrainConfig } from '../config/train-config.js';
 import type { LoadedData, EncodedData } from '../data/types.js';
 import { auc, logloss } from '../metrics/auc.js';
-import { allocBatch, fillBatch } from '../model/batch.js';
+import { allocBatch, fillRows, gatherBatch } from '../model/batch.js';
 import { EmbeddingTable } from '../model/embedding.js';
 import { createModel, initDense } from '../model/registry.js';
 import { GradientComputer } from '../model/step.js';
@@ -56,10 +56,23 @@ export interface TrainResult {
   uniqueIdsPerStep: { local: number; global: number };
 }
 
-export function buildReplica(cfg: TrainConfig, data: LoadedData): Replica {
+/** The sizes a replica is built from: the data's, without the data (a parameter server has none). */
+export interface ReplicaShape {
+  numFields: number;
+  numNumeric: number;
+  /** Rows of the concatenated embedding table. */
+  totalRows: number;
+  trainRows: number;
+}
+
+export function shapeOf(data: LoadedData): ReplicaShape {
+  return { numFields: data.train.numCategorical, numNumeric: data.train.numNumeric, totalRows: data.totalRows, trainRows: data.train.rows };
+}
+
+export function buildReplica(cfg: TrainConfig, shape: ReplicaShape): Replica {
   const model = createModel(cfg.model, {
-    numFields: data.train.numCategorical,
-    numNumeric: data.train.numNumeric,
+    numFields: shape.numFields,
+    numNumeric: shape.numNumeric,
     embedDim: cfg.embedDim,
     mlp: cfg.mlp,
     crossLayers: cfg.crossLayers,
@@ -68,9 +81,9 @@ export function buildReplica(cfg: TrainConfig, data: LoadedData): Replica {
   });
   // Every rank draws the same initial values from the seed: replicas start identical without a broadcast.
   const dense = initDense(model, new Rng(cfg.seed, 1));
-  const field = EmbeddingTable.normal(data.totalRows, cfg.embedDim, cfg.embedInitStd, new Rng(cfg.seed, 2));
-  const first = new EmbeddingTable(data.totalRows, 1);
-  const stepsPerEpoch = Math.ceil(data.train.rows / cfg.globalBatch);
+  const field = EmbeddingTable.normal(shape.totalRows, cfg.embedDim, cfg.embedInitStd, new Rng(cfg.seed, 2));
+  const first = new EmbeddingTable(shape.totalRows, 1);
+  const stepsPerEpoch = Math.ceil(shape.trainRows / cfg.globalBatch);
   const hyper = resolveHyper({
     rule: cfg.scaleRule,
     globalBatch: cfg.globalBatch,
@@ -107,7 +120,7 @@ export async function train(
   log: (msg: string) => void,
 ): Promise<TrainResult> {
   const t0 = performance.now();
-  const rep = buildReplica(cfg, data);
+  const rep = buildReplica(cfg, shapeOf(data));
   const { model } = rep;
   const { rank, size } = comm;
   const F = data.train.numCategorical;
@@ -117,7 +130,7 @@ export async function train(
   const localCap = Math.ceil(cfg.globalBatch / size);
   const batch = allocBatch(localCap, model.config);
   const grads = new GradientComputer(model, localCap);
-  const sync = createSync(cfg, comm, rep);
+  const sync = createSync(cfg, comm, rep, shapeOf(data));
   // A rank whose slice of a short last batch is empty still joins every collective, with zero gradients.
   const empty = { lossSum: 0, gradDense: new Float32Array(model.numDense), gradEmb: new Float32Array(0), gradLinear: new Float32Array(0) };
   const unique = { local: 0, global: 0 };
@@ -147,6 +160,7 @@ export async function train(
   const tTrain = performance.now();
   let evalSeconds = 0;
   const evaluateNow = async (step: number): Promise<EvalResult> => {
+    await refresh(step); // training time: the pull a parameter server's workers need anyway
     const te = performance.now();
     const e = await evaluate(rep, data.eval, comm, localCap);
     history.push({ step, auc: e.auc, logloss: e.logloss, seconds: (te - tTrain) / 1000 - evalSeconds });
@@ -159,7 +173,17 @@ export async function train(
     time.comm += inComm;
     time.merge += performance.now() - t - inComm;
   };
-  // Drift checks, evaluations and progress lines fall due every K steps (seconds) but run at the first step
+  /** Brings the whole replica up to date where a strategy keeps it elsewhere (parameter servers): once per step. */
+  let refreshed = 0;
+  const refresh = async (step: number): Promise<void> => {
+    if (!sync.refresh || refreshed === step) return;
+    const t = performance.now();
+    const waited = sync.meter.seconds;
+    await sync.refresh(step);
+    chargeSync(t, waited);
+    refreshed = step;
+  };
+    // Drift checks, evaluations and progress lines fall due every K steps (seconds) but run at the first step
   // after which the strategy says the ranks meet with identical replicas (every step, except between local
   // SGD's averaging points, where no rank waits for another: not even to sum the loss).
   let checkDue = false;
@@ -168,7 +192,16 @@ export async function train(
     let t = performance.now();
     const rows = plan.globalRows(step);
     const [from, to] = shardRange(rows.length, rank, size);
-    fillBatch(batch, data.train, from, to - from, rep.field, rep.first, rows);
+    fillRows(batch, data.train, from, to - from, rows);
+    if (sync.prepare) {
+      time.data += performance.now() - t;
+      t = performance.now();
+      const waited = sync.meter.seconds;
+      await sync.prepare(step + 1, batch.ids.subarray(0, batch.size * F));
+      chargeSync(t, waited);
+      t = performance.now();
+    }
+    gatherBatch(batch, rep.field, rep.first);
     time.data += performance.now() - t;
 
     t = performance.now();
@@ -208,8 +241,11 @@ export async function train(
 
     t = performance.now();
     rep.step = step + 1;
-    rep.denseOpt.updateDense(rep.dense, global.dense, denseLrAt(rep.hyper, step), rep.step);
-    const stats = global.embed ? applyEmbed(rep, global.embed) : { rowsInBatch: 0, rowsClipped: 0 };
+    let stats = global.applied ?? { rowsInBatch: 0, rowsClipped: 0 };
+    if (!global.applied) {
+      rep.denseOpt.updateDense(rep.dense, global.dense, denseLrAt(rep.hyper, step), rep.step);
+      if (global.embed) stats = applyEmbed(rep, global.embed);
+    }
     time.update += performance.now() - t;
 
     t = performance.now();
@@ -235,6 +271,7 @@ export async function train(
       windowLoss = windowRows = 0;
     }
     if (checkDue && inSync && more) {
+      await refresh(step + 1);
       await checkReplicas(rep, comm, step + 1);
       checkDue = false;
     }
@@ -248,8 +285,10 @@ export async function train(
   const owed = sync.drain ? await sync.drain() : null;
   if (owed) applyEmbed(rep, owed);
   const trainSeconds = (performance.now() - tTrain) / 1000 - evalSeconds;
+  await refresh(total);
   await checkReplicas(rep, comm, total);
   const ev = await evaluateNow(total);
+  await sync.close?.();
   const samples = Math.min(total * cfg.globalBatch, lossRows);
   return {
     replica: rep,
@@ -263,7 +302,7 @@ export async function train(
     history,
     clipFraction: { mean: clipSum / total, last: clipLast },
     time: { data: time.data / 1000, compute: time.compute / 1000, merge: time.merge / 1000, comm: time.comm / 1000, update: time.update / 1000 },
-    bytes: { sent: comm.stats.bytesSent, received: comm.stats.bytesReceived, densePerStep: sync.meter.bytes.dense / total, sparsePerStep: sync.meter.bytes.sparse / total },
+    bytes: { sent: comm.stats.bytesSent + sync.meter.direct.sent, received: comm.stats.bytesReceived + sync.meter.direct.received, densePerStep: sync.meter.bytes.dense / total, sparsePerStep: sync.meter.bytes.sparse / total },
     uniqueIdsPerStep: { local: unique.local / total, global: unique.global / total },
   };
 }

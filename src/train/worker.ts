@@ -4,6 +4,7 @@ import { describeChoice, selectBackend } from '../backend/select.js';
 import { createCommunicator } from '../comm/factory.js';
 import { configFingerprint, parseTrainConfig } from '../config/train-config.js';
 import { loadData } from '../data/load.js';
+import { serveFromEnv } from '../ps/server.js';
 import { resolveDistEnv } from '../../topology/env.js';
 import { UserError } from '../util/errors.js';
 import { saveCheckpoint } from './checkpoint.js';
@@ -19,6 +20,7 @@ async function main(argv: string[]): Promise<void> {
   // Started by ddp-launch: if the launcher dies (even by SIGKILL) the IPC channel closes; never linger.
   if (process.send) process.on('disconnect', () => process.exit(1));
   const cfg = parseTrainConfig(argv);
+  if (process.env.DDP_ROLE === 'server') return serveFromEnv(cfg, process.env, (line) => console.log(line));
   const log = (msg: string) => console.log(msg);
   const dist = resolveDistEnv();
   const comm = await createCommunicator({

@@ -1,0 +1,120 @@
+/**
+ * Worker <-> parameter-server protocol: each worker holds one ZeroMQ DEALER per server, each server one ROUTER.
+ * A message is a msgpackr header frame followed by raw little-endian tensor frames. Server k listens on
+ * MASTER_PORT + 1 + k of the master host, so every worker (on any host) finds it without another rendezvous.
+ */
+import { unpack } from 'msgpackr';
+import { isCount, packFrame } from '../comm/wire.js';
+import type { ReplicaShape } from '../train/trainer.js';
+import { UserError } from '../util/errors.js';
+
+export function serverPort(masterPort: number, server: number): number {
+  return masterPort + 1 + server;
+}
+
+/** The servers' endpoints, from the environment ddp-launch gives workers (DDP_SERVERS = their number). */
+export function serverEndpoints(env: NodeJS.ProcessEnv): string[] {
+  const k = Number(env.DDP_SERVERS ?? 0);
+  if (!Number.isInteger(k) || k < 1) {
+    throw new UserError('--sync ps and async-ps need parameter servers: start the job with ddp-launch, which starts them (--servers K, default 1)');
+  }
+  const host = env.MASTER_ADDR ?? '127.0.0.1';
+  const port = Number(env.MASTER_PORT ?? 29500);
+  return Array.from({ length: k }, (_, s) => `tcp://${host}:${serverPort(port, s)}`);
+}
+
+/**
+ * The server owning embedding row `id`: a multiplicative hash, so consecutive ids (one field's vocabulary)
+ * spread over the servers instead of landing on one.
+ */
+export function ownerOf(id: number, servers: number): number {
+  return (Math.imul(id, 0x9e3779b1) >>> 0) % servers;
+}
+
+export type Request =
+  /** First message on a connection: answered by welcome or refused. */
+  | { t: 'hello'; worker: number; workers: number; token: string; fingerprint: string; version: string; shape: ReplicaShape }
+  /** Gradients of step `step`: frames [dense shard (f32), this server's rows (encodeSparse)]. No answer. */
+  | { t: 'push'; step: number }
+  /**
+   * Parameters for step `step`: frame [ids (i32), this server's rows only]. Answered by `params` once the
+   * server has applied step - 1 - staleness.
+   */
+  | { t: 'pull'; step: number }
+  /** Every parameter the server owns, answered by `all` once it has applied step `step`. */
+  | { t: 'fetch'; step: number }
+  /** The worker is done; the server exits when every worker said so. */
+  | { t: 'bye' };
+
+export type Reply =
+  | { t: 'welcome' }
+  | { t: 'refused'; reason: string }
+  /** Frames [dense shard (f32), rows (f32, ids x (d + 1): field row then first-order weight)]. */
+  | { t: 'params'; applied: number; rowsInBatch: number; rowsClipped: number }
+  /** Frames [dense shard, owned ids (i32), their rows as in params]. */
+  | { t: 'all'; applied: number }
+  /** The server failed; the worker fails with the same reason. */
+  | { t: 'error'; reason: string };
+
+export const encodeHeader = (msg: Request | Reply): Buffer => packFrame(msg);
+
+/** Throws on anything this protocol does not produce (peers are untrusted until they said hello). */
+export function decodeRequest(frame: Buffer): Request {
+  const m = unpack(frame) as Record<string, unknown>;
+  if (m === null || typeof m !== 'object') throw new Error('not a request');
+  switch (m.t) {
+    case 'hello': {
+      const s = m.shape as Record<string, unknown> | undefined;
+      const ok =
+        isCount(m.worker) && isCount(m.workers) && [m.token, m.fingerprint, m.version].every((x) => typeof x === 'string') &&
+        s !== null && typeof s === 'object' && [s.numFields, s.numNumeric, s.totalRows, s.trainRows].every(isCount);
+      if (ok) return m as unknown as Request;
+      break;
+    }
+    case 'push':
+    case 'pull':
+    case 'fetch':
+      if (isCount(m.step) && m.step >= 1) return m as unknown as Request;
+      break;
+    case 'bye':
+      return { t: 'bye' };
+  }
+  throw new Error(`bad request ${JSON.stringify(m).slice(0, 200)}`);
+}
+
+export function decodeReply(frame: Buffer): Reply {
+  const m = unpack(frame) as Record<string, unknown>;
+  switch (m?.t) {
+    case 'welcome':
+      return { t: 'welcome' };
+    case 'refused':
+    case 'error':
+      if (typeof m.reason === 'string') return m as unknown as Reply;
+      break;
+    case 'params':
+      if ([m.applied, m.rowsInBatch, m.rowsClipped].every(isCount)) return m as unknown as Reply;
+      break;
+    case 'all':
+      if (isCount(m.applied)) return m as unknown as Reply;
+      break;
+  }
+  throw new Error(`bad reply ${JSON.stringify(m).slice(0, 200)}`);
+}
+
+/** A typed view of a frame's bytes (copied only if the frame is not 4-byte aligned). */
+export function f32(frame: Buffer): Float32Array {
+  const b = frame.byteOffset % 4 === 0 ? frame : Buffer.from(frame);
+  if (b.byteLength % 4) throw new Error(`frame of ${b.byteLength} bytes is not float32 values`);
+  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+}
+
+export function i32(frame: Buffer): Int32Array {
+  const b = frame.byteOffset % 4 === 0 ? frame : Buffer.from(frame);
+  if (b.byteLength % 4) throw new Error(`frame of ${b.byteLength} bytes is not int32 values`);
+  return new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+}
+
+/** A frame zeromq may send later: it must own its bytes (the caller's array changes next step). */
+export function frameOf(a: Float32Array | Int32Array): Buffer {
+  return Buffer.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+}
