@@ -19,6 +19,14 @@ export const LAUNCH_FLAGS: readonly FlagSpec[] = [
     max: 256,
     help: 'parameter servers for --sync ps / async-ps (default 1 then): started on the --node-rank 0 host at MASTER_PORT+1.. (give the same value on every host)',
   },
+  {
+    group: 'Launcher',
+    name: 'max-restarts',
+    type: 'int',
+    default: 0,
+    min: 0,
+    help: 'when a worker fails, stop all and restart all from the last --save checkpoint (see --save-every), up to R times; not after bad input or Ctrl-C',
+  },
   { group: 'Launcher', name: 'help', alias: 'h', type: 'bool', help: 'show this help' },
   { group: 'Launcher', name: 'version', type: 'bool', help: 'print the version' },
 ];
@@ -43,4 +51,10 @@ export function splitArgs(argv: readonly string[]): { launch: string[]; train: s
     if (spec.type !== 'bool' && !argv[i].includes('=') && i + 1 < argv.length) launch.push(argv[++i]);
   }
   return { launch, train };
+}
+
+/** `args` without flag `name` and its value (as `--name V` or `--name=V`). */
+export function withoutFlag(args: readonly string[], name: string): string[] {
+  const flag = `--${name}`;
+  return args.filter((a, i) => !(a === flag || a.startsWith(`${flag}=`) || (i > 0 && args[i - 1] === flag)));
 }

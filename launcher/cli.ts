@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFlags, formatHelp } from '../src/config/flags.js';
 import { packageVersion } from '../src/util/version.js';
-import { LAUNCH_FLAGS, splitArgs } from './args.js';
+import { LAUNCH_FLAGS, splitArgs, withoutFlag } from './args.js';
 import { COMPARE_FLAGS, compareRequested, runCompare } from './compare.js';
 import { parseTrainConfig, TRAIN_FLAGS } from '../src/config/train-config.js';
 import { UserError } from '../src/util/errors.js';
@@ -80,9 +82,38 @@ async function main(argv: string[]): Promise<number> {
   const withServers = nodeRank === 0 && servers ? ` and ${servers} parameter server(s)` : '';
   console.error(`ddp-launch: starting ${nproc} worker(s)${withServers} on this host, world size ${worldSize}, ${device}, rendezvous ${masterAddr}:${masterPort}`);
   const script = fileURLToPath(new URL(`../src/train/worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
-  const result = await supervise({ script, args: train, workers, logDir: flags.logDir as string | undefined });
-  if (result.failure) console.error(`ddp-launch: ${result.failure}`);
-  return result.code;
+  const maxRestarts = flags.maxRestarts as number;
+  let args = train;
+  let firstFailure: string | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const result = await supervise({ script, args, workers, logDir: flags.logDir as string | undefined });
+    if (result.failure) console.error(`ddp-launch: ${result.failure}`);
+    if (!result.failure) return result.code;
+    firstFailure ??= result.failure;
+    // Bad input (exit 2) does not heal, and Ctrl-C / SIGTERM mean stop.
+    if (result.code === 2 || result.code >= 128 || attempt === maxRestarts) {
+      if (attempt > 0) console.error(`ddp-launch: giving up after ${attempt} restart(s); the first failure was: ${firstFailure.split('\n')[0]}`);
+      return result.code;
+    }
+    const from = await latestCheckpoint(cfg.save);
+    args = from ? [...withoutFlag(train, 'resume'), '--resume', from.dir] : withoutFlag(train, 'resume');
+    console.error(
+      `ddp-launch: restart ${attempt + 1}/${maxRestarts} after: ${result.failure.split('\n')[0]}; ` +
+        (from ? `resuming from ${from.dir} at step ${from.step}` : cfg.resume ? `resuming from ${cfg.resume} (no newer checkpoint)` : 'starting over (no checkpoint yet: pass --save DIR --save-every K)'),
+    );
+    if (!from && cfg.resume) args = train;
+  }
+}
+
+/** The checkpoint in --save DIR, if one was written (its manifest is renamed into place last). */
+async function latestCheckpoint(dir: string | undefined): Promise<{ dir: string; step: number } | null> {
+  if (!dir) return null;
+  try {
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { step: number };
+    return { dir, step: manifest.step };
+  } catch {
+    return null;
+  }
 }
 
 main(process.argv.slice(2)).then(

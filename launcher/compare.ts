@@ -11,7 +11,7 @@ import { parseFlags, type FlagSpec } from '../src/config/flags.js';
 import { parseTrainConfig, SYNC_NAMES, type SyncName } from '../src/config/train-config.js';
 import type { RunReport } from '../src/train/report.js';
 import { UserError } from '../src/util/errors.js';
-import { LAUNCH_FLAGS, splitArgs } from './args.js';
+import { LAUNCH_FLAGS, splitArgs, withoutFlag } from './args.js';
 import { compareSvg } from './compare-svg.js';
 
 export const COMPARE_FLAGS: readonly FlagSpec[] = [
@@ -100,7 +100,7 @@ function parseStrategies(list: string[]): Strategy[] {
 /** --servers K is for the parameter-server strategies: the other runs of a comparison go without it. */
 function withoutServers(args: string[], sync: SyncName): string[] {
   if (sync === 'ps' || sync === 'async-ps') return args;
-  return args.filter((a, i) => !(a === '--servers' || a.startsWith('--servers=') || (i > 0 && args[i - 1] === '--servers')));
+  return withoutFlag(args, 'servers');
 }
 
 /** Splits --compare/--compare-out off argv; the rest is an ordinary ddp-launch command line. */

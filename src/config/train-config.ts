@@ -57,6 +57,7 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   { group: 'Training', name: 'sync-every', type: 'int', default: 4, min: 1, help: 'local-sgd: average parameters every H steps (and after the last step)' },
   { group: 'Training', name: 'staleness', type: 'int', default: 2, min: 0, help: 'async-ps: how many steps a worker may run ahead of the slowest one (0: synchronous, the ps maths); workers meet only every --check-every steps' },
   { group: 'Training', name: 'optimizer', type: 'string', default: 'adam', choices: OPTIMIZER_NAMES, help: 'optimizer of dense weights and embeddings: adam, or plain sgd (w -= lr g)' },
+  { group: 'Training', name: 'skip-nonfinite', type: 'bool', help: 'skip a step whose loss or gradients hold NaN/Infinity on any rank (counted in the report) instead of stopping the job' },
   { group: 'Training', name: 'check-every', type: 'int', default: 100, min: 0, help: 'compare parameter checksums across ranks every K steps (local-sgd: at the next averaging) and at the end (0: only at the end)' },
 
   { group: 'Distributed', name: 'collective-timeout', type: 'float', default: 600, min: 1, help: 'seconds a collective waits for the other ranks before failing, naming those that did not arrive' },
@@ -73,7 +74,9 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
 
   { group: 'Output', name: 'eval-every', type: 'int', default: 0, min: 0, help: 'evaluate every K steps (local-sgd: at the next averaging; 0: at the end only)' },
   { group: 'Output', name: 'log-every', type: 'float', default: 5, min: 0, help: 'seconds between progress lines' },
-  { group: 'Output', name: 'save', type: 'string', help: 'write a checkpoint to DIR at the end' },
+  { group: 'Output', name: 'save', type: 'string', help: 'write a checkpoint to DIR at the end (and every --save-every steps), replacing it atomically' },
+  { group: 'Output', name: 'save-every', type: 'int', default: 0, min: 0, help: 'also checkpoint to --save every K steps (local-sgd, async-ps: at the next point where replicas meet; 0: only at the end)' },
+  { group: 'Output', name: 'resume', type: 'string', help: 'continue from the checkpoint in DIR (same data and training flags; --steps/--epochs may grow): ends with the parameters of an uninterrupted run' },
   { group: 'Output', name: 'report', type: 'string', help: 'write the run report JSON to FILE' },
   { group: 'Output', name: 'backend', type: 'string', default: 'auto', choices: ['auto', 'node-gpu', 'node', 'wasm', 'cpu'], help: 'tensor backend' },
 ];
@@ -112,6 +115,7 @@ export interface TrainConfig {
   staleness: number;
   optimizer: OptimizerName;
   checkEvery: number;
+  skipNonfinite: boolean;
   collectiveTimeout: number;
   bind?: string;
   port: number;
@@ -119,6 +123,8 @@ export interface TrainConfig {
   evalEvery: number;
   logEvery: number;
   save?: string;
+  saveEvery: number;
+  resume?: string;
   report?: string;
   backend: string;
 }
@@ -132,6 +138,17 @@ export function parseTrainConfig(argv: readonly string[]): TrainConfig {
   });
   const cfg = { ...flags, mlp } as unknown as TrainConfig;
   if (cfg.epochs === 0 && cfg.steps === 0) throw new UserError('--epochs 0 with --steps 0: nothing to train');
+  if (cfg.saveEvery > 0 && cfg.save === undefined) throw new UserError('--save-every needs --save DIR (where the checkpoints go)');
+  // What these strategies hold between steps is not in a checkpoint: a resumed run would not be the same run.
+  if ((cfg.saveEvery > 0 || cfg.resume !== undefined) && cfg.sync === 'hybrid') {
+    throw new UserError('--save-every and --resume do not work with --sync hybrid yet: its embedding update owed to the next step is not checkpointed');
+  }
+  if (cfg.skipNonfinite && (cfg.sync === 'ps' || cfg.sync === 'async-ps')) {
+    throw new UserError(`--skip-nonfinite does not work with --sync ${cfg.sync} yet: the servers expect every step's gradients`);
+  }
+  if (cfg.resume !== undefined && (cfg.sync === 'ps' || cfg.sync === 'async-ps')) {
+    throw new UserError(`--resume with --sync ${cfg.sync}: parameter servers start from the seed; resume with --sync allreduce, which trains the same model`);
+  }
 
   // Specs are checked here so the launcher rejects them once, before starting any worker.
   parseDataSpec(cfg.data, '--data');
@@ -145,6 +162,6 @@ export function parseTrainConfig(argv: readonly string[]): TrainConfig {
  * and the transport. Output options and the per-host network settings (bind address, ports, timeout) may differ.
  */
 export function configFingerprint(cfg: TrainConfig): string {
-  const { logEvery: _l, save: _s, report: _r, backend: _b, bind: _a, port: _p, collectiveTimeout: _t, ...maths } = cfg;
+  const { logEvery: _l, save: _s, saveEvery: _e, resume: _m, report: _r, backend: _b, bind: _a, port: _p, collectiveTimeout: _t, ...maths } = cfg;
   return JSON.stringify(maths, Object.keys(maths).sort());
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TrainConfig } from '../config/train-config.js';
+import { configFingerprint, type TrainConfig } from '../config/train-config.js';
 import type { LoadedData } from '../data/types.js';
 import { packageVersion } from '../util/version.js';
 import { UserError } from '../util/errors.js';
@@ -129,4 +129,35 @@ export async function loadCheckpoint(dir: string): Promise<{ manifest: Manifest;
     tensors.set(t.name, copy);
   }
   return { manifest, tensors };
+}
+
+/**
+ * Loads a checkpoint into `rep` (parameters and optimizer state) and returns its step, after checking that it
+ * belongs to this job: the same model, vocabulary sizes and training flags (only --steps/--epochs may differ,
+ * to train further). `where` names the flag it came from.
+ */
+export async function resumeFrom(dir: string, rep: Replica, cfg: TrainConfig, data: LoadedData, where = '--resume'): Promise<number> {
+  const { manifest, tensors } = await loadCheckpoint(dir);
+  const mismatch = (what: string, theirs: unknown, ours: unknown): UserError =>
+    new UserError(`${where} ${dir}: the checkpoint's ${what} ${JSON.stringify(theirs)} differs from this run's ${JSON.stringify(ours)}`);
+  if (manifest.model.name !== rep.model.name || JSON.stringify(manifest.model.config) !== JSON.stringify(rep.model.config)) {
+    throw mismatch('model', manifest.model, { name: rep.model.name, config: rep.model.config });
+  }
+  if (JSON.stringify(manifest.fieldSizes) !== JSON.stringify(data.fieldSizes)) throw mismatch('vocabulary sizes per field', manifest.fieldSizes, data.fieldSizes);
+  const flags = (c: TrainConfig): Record<string, unknown> => {
+    const { steps: _s, epochs: _e, ...rest } = JSON.parse(configFingerprint(c)) as Record<string, unknown>;
+    return rest;
+  };
+  const [theirs, ours] = [flags(manifest.config), flags(cfg)];
+  const differing = Object.keys({ ...theirs, ...ours }).filter((k) => JSON.stringify(theirs[k]) !== JSON.stringify(ours[k]));
+  if (differing.length) {
+    throw new UserError(`${where} ${dir}: training flags differ from the checkpoint's: ${differing.map((k) => `${k}=${JSON.stringify(ours[k])} (checkpoint: ${JSON.stringify(theirs[k])})`).join(', ')}`);
+  }
+  for (const t of replicaTensors(rep)) {
+    const saved = tensors.get(t.name);
+    if (!saved || saved.length !== t.data.length) throw new UserError(`${where} ${dir}: tensor ${t.name} is ${saved ? `of ${saved.length} values, expected ${t.data.length}` : 'missing'}`);
+    t.data.set(saved);
+  }
+  rep.step = manifest.step;
+  return manifest.step;
 }

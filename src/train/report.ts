@@ -28,6 +28,8 @@ export interface RunReport {
   oracle: { auc: number; logloss: number } | null;
   history: TrainResult['history'];
   skippedLines: number;
+  /** Steps skipped for non-finite loss or gradients (--skip-nonfinite). */
+  skippedSteps: number;
   clipFraction: { mean: number; last: number };
   paramChecksums: string[];
   /** Per rank: checksum, bytes sent per step (dense / sparse), step time split (seconds over the run). */
@@ -62,6 +64,7 @@ export function buildReport(
     oracle: data.oracle ?? null,
     history: r.history,
     skippedLines: data.skippedLines,
+    skippedSteps: r.skippedSteps,
     clipFraction: r.clipFraction,
     paramChecksums: ctx.ranks.map((r) => r.paramChecksum),
     ranks: ctx.ranks,

@@ -13,9 +13,12 @@ import { createOptimizer, type Optimizer } from '../optim/optimizer.js';
 import { denseLrAt, resolveHyper, type Hyper } from '../optim/schedule.js';
 import { createSync } from '../sync/registry.js';
 import type { EmbedGrads } from '../sync/types.js';
+import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { BatchPlan, shardRange } from './batches.js';
+import { resumeFrom, saveCheckpoint } from './checkpoint.js';
 import { checkReplicas } from './drift.js';
+import { firstNonFinite, injectedNaN, NonFiniteError } from './numerics.js';
 import { Progress } from './progress.js';
 
 /** Everything a replica holds: the parameters and their optimizer state, all plain Float32Arrays. */
@@ -52,6 +55,8 @@ export interface TrainResult {
   time: { data: number; compute: number; merge: number; comm: number; update: number };
   /** This rank's traffic: whole run, and per training step split dense (all-reduce) / sparse (all-gather). */
   bytes: { sent: number; received: number; densePerStep: number; sparsePerStep: number };
+  /** Steps skipped for non-finite values (--skip-nonfinite). */
+  skippedSteps: number;
   /** Mean distinct embedding IDs per step: in this rank's shard, and in the global batch. */
   uniqueIdsPerStep: { local: number; global: number };
 }
@@ -122,11 +127,17 @@ export async function train(
   const t0 = performance.now();
   const rep = buildReplica(cfg, shapeOf(data));
   const { model } = rep;
+  const start = cfg.resume ? await resumeFrom(cfg.resume, rep, cfg, data) : 0;
   const { rank, size } = comm;
   const F = data.train.numCategorical;
   const d = cfg.embedDim;
   const plan = new BatchPlan(data.train.rows, cfg.globalBatch, cfg.seed);
   const total = plannedSteps(cfg, data.train.rows);
+  if (start >= total) throw new UserError(`--resume ${cfg.resume}: the checkpoint is at step ${start}, and this run has ${total} steps: nothing left to train (raise --steps or --epochs)`);
+  if (start > 0 && rank === 0) log(`resuming from ${cfg.resume} at step ${start} of ${total}`);
+  const badRanks = new Float32Array(size);
+  const inject = injectedNaN(process.env);
+  let skippedSteps = 0;
   const localCap = Math.ceil(cfg.globalBatch / size);
   const batch = allocBatch(localCap, model.config);
   const grads = new GradientComputer(model, localCap);
@@ -188,7 +199,8 @@ export async function train(
   // SGD's averaging points, where no rank waits for another: not even to sum the loss).
   let checkDue = false;
   let evalDue = false;
-  for (let step = 0; step < total; step++) {
+  let saveDue = false;
+  for (let step = start; step < total; step++) {
     let t = performance.now();
     const rows = plan.globalRows(step);
     const [from, to] = shardRange(rows.length, rank, size);
@@ -209,11 +221,32 @@ export async function train(
     const out = batch.size > 0 ? grads.compute(rep.dense, batch, rows.length) : empty;
     time.compute += performance.now() - t;
 
-    if (!Number.isFinite(out.lossSum)) {
-      throw new Error(`step ${step + 1}: training loss is ${out.lossSum} (diverged); lower --lr / --lr-embed`);
+    if (inject?.step === step + 1 && inject.rank === rank) out.gradDense[0] = NaN;
+    const bad = firstNonFinite([
+      ['loss', [out.lossSum]],
+      ['gradient of the dense weights', out.gradDense],
+      ['gradient of the field embeddings', out.gradEmb],
+      ['gradient of the first-order weights', out.gradLinear],
+    ]);
+    let skip = false;
+    if (cfg.skipNonfinite) {
+      // Every rank learns who had non-finite values, so all skip the same steps and issue the same collectives.
+      badRanks.fill(0);
+      if (bad) badRanks[rank] = 1;
+      await comm.allreduce(badRanks, 'sum');
+      skip = badRanks.some((x) => x > 0);
+      if (bad) log(`rank ${rank}: step ${step + 1}: ${bad}`);
+      if (skip && rank === 0) log(`step ${step + 1} skipped: non-finite values on rank(s) ${[...badRanks.keys()].filter((r) => badRanks[r] > 0).join(', ')} (--skip-nonfinite)`);
+      if (skip) skippedSteps++;
+    } else if (bad) {
+      throw new NonFiniteError(
+        `step ${step + 1}: ${bad} on rank ${rank}; stopping. Lower --lr / --lr-embed, check the input data, or pass --skip-nonfinite to skip such steps`,
+      );
     }
-    pendingLoss += out.lossSum;
-    pendingRows += batch.size;
+    if (!skip) {
+      pendingLoss += out.lossSum;
+      pendingRows += batch.size;
+    }
     const inSync = sync.inSync ? sync.inSync(step + 1, step + 1 === total) : true;
 
     t = performance.now();
@@ -227,22 +260,24 @@ export async function train(
       pendingLoss = pendingRows = 0;
       lossDone = comm.allreduce(lossBuf, 'sum');
     }
-    const global = await sync.exchange({
-      step: step + 1,
-      dense: out.gradDense,
-      ids: batch.ids.subarray(0, batch.size * F),
-      emb: out.gradEmb,
-      linear: out.gradLinear,
-    });
+    const global = skip
+      ? null
+      : await sync.exchange({
+          step: step + 1,
+          dense: out.gradDense,
+          ids: batch.ids.subarray(0, batch.size * F),
+          emb: out.gradEmb,
+          linear: out.gradLinear,
+        });
     if (lossDone) await sync.meter.wait(lossDone);
-    unique.local += global.localUnique;
-    unique.global += global.embed?.field.ids.length ?? 0;
+    unique.local += global?.localUnique ?? 0;
+    unique.global += global?.embed?.field.ids.length ?? 0;
     chargeSync(t, waited);
 
     t = performance.now();
     rep.step = step + 1;
-    let stats = global.applied ?? { rowsInBatch: 0, rowsClipped: 0 };
-    if (!global.applied) {
+    let stats = global?.applied ?? { rowsInBatch: 0, rowsClipped: 0 };
+    if (global && !global.applied) {
       rep.denseOpt.updateDense(rep.dense, global.dense, denseLrAt(rep.hyper, step), rep.step);
       if (global.embed) stats = applyEmbed(rep, global.embed);
     }
@@ -264,6 +299,7 @@ export async function train(
     const more = step + 1 < total;
     if (cfg.evalEvery > 0 && (step + 1) % cfg.evalEvery === 0) evalDue = true;
     if (cfg.checkEvery > 0 && (step + 1) % cfg.checkEvery === 0) checkDue = true;
+    if (cfg.saveEvery > 0 && (step + 1) % cfg.saveEvery === 0) saveDue = true;
     const evalNow = evalDue && inSync && more;
     if ((progress.due(step + 1) && inSync) || evalNow) {
       lastLogloss = windowLoss / windowRows;
@@ -274,6 +310,15 @@ export async function train(
       await refresh(step + 1);
       await checkReplicas(rep, comm, step + 1);
       checkDue = false;
+    }
+    if (saveDue && inSync && more && cfg.save) {
+      await refresh(step + 1);
+      if (rank === 0) {
+        const ts = performance.now();
+        await saveCheckpoint(cfg.save, rep, cfg, data);
+        log(`checkpoint (step ${step + 1}) written to ${cfg.save} in ${((performance.now() - ts) / 1000).toFixed(2)} s`);
+      }
+      saveDue = false;
     }
     if (evalNow) {
       const e = await evaluateNow(step + 1);
@@ -304,6 +349,7 @@ export async function train(
     time: { data: time.data / 1000, compute: time.compute / 1000, merge: time.merge / 1000, comm: time.comm / 1000, update: time.update / 1000 },
     bytes: { sent: comm.stats.bytesSent + sync.meter.direct.sent, received: comm.stats.bytesReceived + sync.meter.direct.received, densePerStep: sync.meter.bytes.dense / total, sparsePerStep: sync.meter.bytes.sparse / total },
     uniqueIdsPerStep: { local: unique.local / total, global: unique.global / total },
+    skippedSteps,
   };
 }
 

@@ -6,7 +6,10 @@ import { configFingerprint, parseTrainConfig } from '../config/train-config.js';
 import { loadData } from '../data/load.js';
 import { serveFromEnv } from '../ps/server.js';
 import { resolveDistEnv } from '../../topology/env.js';
+import { CollectiveError } from '../comm/errors.js';
 import { UserError } from '../util/errors.js';
+import { ReplicaDriftError } from './drift.js';
+import { NonFiniteError } from './numerics.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { formatSeconds } from './progress.js';
 import { buildReport, type RankSummary } from './report.js';
@@ -81,7 +84,9 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).then(
   () => process.exit(0),
   (err: unknown) => {
-    console.error(err instanceof UserError ? `error: ${err.message}` : err);
+    // Expected failures get their message alone; anything else its stack, for a bug report.
+    const known = err instanceof UserError || err instanceof NonFiniteError || err instanceof CollectiveError || err instanceof ReplicaDriftError;
+    console.error(known ? `error: ${err.message}` : err);
     process.exit(err instanceof UserError ? 2 : 1);
   },
 );

@@ -11,10 +11,10 @@ export interface Job {
 }
 
 /** `ddp-launch -n N ARGS` saving DIR/NAME (checkpoint) and DIR/NAME.json (report); asserts exit code 0. */
-export async function runJob(t: Test, dir: string, name: string, n: number, args: string[]): Promise<Job> {
+export async function runJob(t: Test, dir: string, name: string, n: number, args: string[], env?: NodeJS.ProcessEnv): Promise<Job> {
   const save = join(dir, name);
   const report = join(dir, `${name}.json`);
-  const r = await runLauncher(['-n', String(n), ...args, '--save', save, '--report', report]);
+  const r = await runLauncher(['-n', String(n), ...args, '--save', save, '--report', report], { env });
   t.equal(r.code, 0, `${name} exits 0${r.code ? `: ${r.stderr.slice(-2000)}` : ''}`);
   const rep = JSON.parse(readFileSync(report, 'utf8')) as RunReport;
   return { rep, ckpt: await loadCheckpoint(save) };
