@@ -50,3 +50,16 @@ t.test('tcp: a rank killed mid-job: the others fail at once naming it, not at th
   }
   t.ok(Date.now() - start < 20_000, `failed in ${Date.now() - start} ms`);
 });
+
+t.test('a stalled collective warns, naming the late rank, and still completes when it arrives', async (t) => {
+  const ranks = await runGroup(t, {
+    n: 3,
+    scenario: 'timeout',
+    env: () => ({ IDLE_RANK: '2', IDLE_MS: '3000', TEST_COLLECTIVE_TIMEOUT_MS: '30000', TEST_STALL_MS: '500' }),
+    killAfterMs: 30_000,
+  });
+  for (const { rank, result } of ranks) t.ok(result.ok, `rank ${rank} finished: ${result.message ?? 'ok'}`);
+  for (const rank of [0, 1]) {
+    t.match(ranks[rank].stderr, new RegExp(`warning: collective #1 allreduce\\(len=10,sum\\) on rank ${rank} has waited 0\\.5 s; ranks that did not arrive: 2 \\(has not started any collective\\); failing after 30 s`));
+  }
+});

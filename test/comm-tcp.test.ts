@@ -30,6 +30,9 @@ function recorder(into: Map<string, Buffer> = new Map()): Receiver & { got: Got[
     lost(from) {
       this.lostFrom.push(from);
     },
+    malformed(why) {
+      this.errors.push(`malformed: ${why}`);
+    },
     destination(header, length) {
       const buf = into.get(header.toString());
       return buf && buf.length === length ? buf : null;

@@ -1,7 +1,12 @@
 // Faults with real processes: exact resume from checkpoints, restarts after kill -9, non-finite steps.
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
+import { Push } from 'zeromq';
+import { encode } from '../src/comm/wire.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { freePort } from '../src/util/net.js';
 import { runLauncher } from './helpers/cli.js';
 import { runJob, worstRelativeDiff } from './helpers/runs.js';
 import { killAtTeardown, launch, survivors, workersOf } from './fixtures/launcher/procs.js';
@@ -82,4 +87,70 @@ t.test('NaN in a gradient stops the job naming step, tensor and rank; --skip-non
   t.equal(new Set(skip.rep.paramChecksums).size, 1, 'replicas identical: every rank skipped it');
   t.ok([...skip.ckpt.tensors.values()].every((a) => a.every(Number.isFinite)), 'no NaN reached the model');
   t.ok(skip.rep.epochs < (8 * 250) / 8000, 'the skipped step is not in the training loss');
+});
+
+/** Connects to 127.0.0.1:port, writes `bytes`, and resolves once the other side closed (or refused) the connection. */
+function poke(port: number, bytes: Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    const sock = connect({ host: '127.0.0.1', port }, () => sock.write(bytes));
+    sock.on('error', () => resolve());
+    sock.on('close', () => resolve());
+    sock.resume();
+  });
+}
+
+t.test('strangers writing to a running job: garbage, a wrong token, a wrong version are refused and logged; the job trains the same model', async (t) => {
+  const dir = t.testdir();
+  const flags = [...BASE, '--steps', '200'];
+  const ref = await runJob(t, dir, 'ref', 2, flags);
+  const port = await freePort();
+  const save = join(dir, 'attacked');
+  const p = launch(t, ['-n', '2', '--gpus', 'none', ...flags, '--port', String(port), '--save', save]);
+  await p.waitFor(/^\[r0\] model /m);
+  const hello = (token: string, protocol: number) => {
+    const tok = Buffer.from(token);
+    const h = Buffer.alloc(16 + tok.length);
+    h.writeUInt32LE(0x54504444, 0);
+    h.writeUInt32LE(protocol, 4);
+    h.writeUInt32LE(1, 8);
+    h.writeUInt32LE(tok.length, 12);
+    tok.copy(h, 16);
+    return h;
+  };
+  const attacks = [randomBytes(4096), Buffer.from('GET / HTTP/1.1\r\n\r\n'), hello('not-the-token', 1), hello('x', 9), Buffer.alloc(1 << 20, 0xff)];
+  for (const rank of [0, 1]) for (const bytes of attacks) await poke(port + rank, bytes);
+  const exit = await p.exit;
+  t.equal(exit.code, 0, 'the job finished');
+  for (const why of ['not a ddp-ctr communicator hello', 'wrong job token', 'protocol version 9, expected 1']) {
+    t.match(p.stderr + p.stdout, new RegExp(`\\[r[01]\\] communicator: refused a connection from 127\\.0\\.0\\.1:\\d+: ${why.replace(/[()]/g, '\\$&')}`), why);
+  }
+  const d = worstRelativeDiff(ref.ckpt.tensors, (await loadCheckpoint(save)).tensors);
+  t.equal(d.rel, 0, 'the same model as an undisturbed run');
+});
+
+t.test('--transport zmq: a stranger pushing garbage and forged headers is dropped and logged; with --secure it cannot connect', async (t) => {
+  const dir = t.testdir();
+  const flags = [...BASE, '--steps', '200', '--transport', 'zmq'];
+  const ref = await runJob(t, dir, 'ref', 2, flags);
+  for (const secure of [false, true]) {
+    const port = await freePort();
+    const save = join(dir, `attacked-${secure}`);
+    const p = launch(t, ['-n', '2', '--gpus', 'none', ...flags, ...(secure ? ['--secure'] : []), '--port', String(port), '--save', save]);
+    await p.waitFor(/^\[r0\] model /m);
+    const push = new Push({ linger: 0, sendTimeout: 1000 });
+    t.teardown(() => push.close());
+    push.connect(`tcp://127.0.0.1:${port}`);
+    push.connect(`tcp://127.0.0.1:${port + 1}`);
+    const forged = encode({ type: 'data', from: 5, op: { seq: 1, kind: 'allreduce', detail: 'x' }, index: 0 });
+    for (const frames of [[randomBytes(100)], [randomBytes(50), randomBytes(50)], [forged, Buffer.alloc(8)], [Buffer.from('a'), Buffer.from('b'), Buffer.from('c')]]) {
+      await push.send(frames).catch(() => undefined); // with --secure the handshake never completes: nothing leaves
+    }
+    const exit = await p.exit;
+    t.equal(exit.code, 0, `secure=${secure}: the job finished`);
+    const dropped = (p.stderr + p.stdout).match(/dropped a malformed message/g)?.length ?? 0;
+    if (secure) t.equal(dropped, 0, '--secure: nothing from the stranger reached a rank');
+    else t.ok(dropped >= 3, `${dropped} messages dropped and logged, e.g. ${/dropped a malformed message \([^)]*\)/.exec(p.stderr + p.stdout)?.[0]}`);
+    const d = worstRelativeDiff(ref.ckpt.tensors, (await loadCheckpoint(save)).tensors);
+    t.equal(d.rel, 0, `secure=${secure}: the same model as an undisturbed run`);
+  }
 });

@@ -10,6 +10,7 @@ import { unpack } from 'msgpackr';
 import { Dealer, Router } from 'zeromq';
 import { isCount, packFrame } from '../src/comm/wire.js';
 import { bindTcp } from './address.js';
+import { curveClient, curveServer, type CurveKeys } from '../src/comm/curve.js';
 import { UserError } from '../src/util/errors.js';
 
 export interface Endpoint {
@@ -54,6 +55,8 @@ export interface RendezvousServerOptions {
   timeoutMs: number;
   /** Where the master reports refusals. */
   log: (line: string) => void;
+  /** --secure: CURVE keys of the job. */
+  curve?: CurveKeys | null;
 }
 
 /** Slack a registered client gives the master beyond the master's own deadline before it gives up on it. */
@@ -89,7 +92,7 @@ export class RendezvousServer {
   }
 
   static async start(opts: RendezvousServerOptions): Promise<RendezvousServer> {
-    const router = new Router({ linger: 2000, maxMessageSize: MAX_MESSAGE_BYTES });
+    const router = new Router({ linger: 2000, maxMessageSize: MAX_MESSAGE_BYTES, ...curveServer(opts.curve ?? null) });
     const port = await bindTcp(router, opts.host, opts.port, 'the rendezvous (MASTER_ADDR/MASTER_PORT)');
     return new RendezvousServer(router, `tcp://${opts.host}:${port}`, opts);
   }
@@ -206,8 +209,8 @@ export class RendezvousServer {
 }
 
 /** Registers with the master at `endpoint` and waits for the table; every failure is a UserError saying why. */
-export async function register(endpoint: string, reg: Registration, timeoutMs: number): Promise<RendezvousTable> {
-  const dealer = new Dealer({ linger: 0, maxMessageSize: MAX_MESSAGE_BYTES });
+export async function register(endpoint: string, reg: Registration, timeoutMs: number, curve: CurveKeys | null = null): Promise<RendezvousTable> {
+  const dealer = new Dealer({ linger: 0, maxMessageSize: MAX_MESSAGE_BYTES, ...curveClient(curve) });
   dealer.connect(endpoint); // zeromq keeps retrying until the master is up
   try {
     await dealer.send(packFrame(reg));

@@ -4,7 +4,9 @@ import { resolveDistEnv, type DistEnv } from '../../topology/env.js';
 import { register, RendezvousServer } from '../../topology/rendezvous.js';
 import { packageVersion } from '../util/version.js';
 import type { Communicator } from './communicator.js';
+import { curveKeysFromToken } from './curve.js';
 import { LocalCommunicator } from './local.js';
+import { UserError } from '../util/errors.js';
 import { PeerCommunicator } from './peer-communicator.js';
 import { TcpTransport } from './tcp-transport.js';
 import type { TransportName } from './transport.js';
@@ -27,7 +29,11 @@ export interface CommunicatorOptions {
   port?: number;
   /** Default 'tcp'. */
   transport?: TransportName;
+  /** CURVE on every ZeroMQ socket (keys from the job token); needs transport 'zmq'. */
+  secure?: boolean;
   collectiveTimeoutMs?: number;
+  /** See PeerCommunicatorOptions. */
+  stallWarningMs?: number;
   rendezvousTimeoutMs?: number;
   /** Serve the rendezvous at MASTER_ADDR:MASTER_PORT. Default: rank 0 does; pass false if a launcher serves it. */
   serveRendezvous?: boolean;
@@ -42,10 +48,12 @@ export async function createCommunicator(opts: CommunicatorOptions): Promise<Com
   const master = await resolveIPv4(env.masterAddr, 'MASTER_ADDR');
   const host = opts.bind ? await resolveIPv4(opts.bind, 'bind address') : await localAddressTowards(master, masterPort);
   const log = opts.log ?? ((line: string) => console.error(line));
+  if (opts.secure && opts.transport !== 'zmq') throw new UserError('--secure encrypts ZeroMQ traffic: add --transport zmq (the TCP transport is not encrypted)');
+  const curve = opts.secure ? curveKeysFromToken(token) : null;
   const transport =
     (opts.transport ?? 'tcp') === 'tcp'
       ? await TcpTransport.bind(host, opts.port ?? 0, rank, worldSize, { token, log })
-      : await ZmqTransport.bind(host, opts.port ?? 0, rank);
+      : await ZmqTransport.bind(host, opts.port ?? 0, rank, curve);
   const version = packageVersion();
   const timeoutMs = opts.rendezvousTimeoutMs ?? DEFAULT_RENDEZVOUS_TIMEOUT_MS;
   let server: RendezvousServer | null = null;
@@ -59,13 +67,16 @@ export async function createCommunicator(opts: CommunicatorOptions): Promise<Com
         reference: { rank, fingerprint: opts.fingerprint, version },
         timeoutMs,
         log,
+        curve,
       });
     }
     const registration = { rank, worldSize, host, port: transport.port, fingerprint: opts.fingerprint, version, token };
-    const table = await register(`tcp://${master}:${masterPort}`, registration, timeoutMs);
+    const table = await register(`tcp://${master}:${masterPort}`, registration, timeoutMs, curve);
     transport.connect(table.peers);
     return new PeerCommunicator(rank, worldSize, table.ring, transport, {
       collectiveTimeoutMs: opts.collectiveTimeoutMs ?? DEFAULT_COLLECTIVE_TIMEOUT_MS,
+      stallWarningMs: opts.stallWarningMs,
+      warn: log,
     });
   } catch (err) {
     await transport.close(new Set());

@@ -28,6 +28,10 @@ import { decode, describe, encode, type Message, type OpId } from './wire.js';
 export interface PeerCommunicatorOptions {
   /** A collective not finished after this long fails on this rank, naming the ranks that did not arrive. */
   collectiveTimeoutMs: number;
+  /** A collective still running after this long logs a warning naming them (default: a quarter of the timeout, at most 60 s). */
+  stallWarningMs?: number;
+  /** Where stall warnings go; default stderr. */
+  warn?: (line: string) => void;
 }
 
 /** How long a timed-out rank waits for peers to say which collective they are in. */
@@ -66,6 +70,7 @@ export class PeerCommunicator implements Communicator {
       message: (header, data) => this.onMessage(header, data),
       error: (err) => this.fail(new CollectiveError(`rank ${rank}: receiving failed: ${err.message}`), true),
       destination: (header, length) => this.destination(header, length),
+      malformed: (why) => this.malformed(why),
       lost: (from, err) => {
         if (this.finished.has(from) || this.closed) return; // it said farewell: a normal close
         const how = err ? `was lost (${err.message})` : 'closed without a farewell';
@@ -125,6 +130,9 @@ export class PeerCommunicator implements Communicator {
     const kindStats = this.stats.byKind[op.kind];
     kindStats.calls++;
     const timer = setTimeout(() => void this.timedOut(op), this.options.collectiveTimeoutMs);
+    const { collectiveTimeoutMs, stallWarningMs = Math.min(collectiveTimeoutMs / 4, 60_000) } = this.options;
+    // Only when there is time for it: its status query must be over before the timeout's own.
+    const stall = stallWarningMs + STATUS_WAIT_MS < collectiveTimeoutMs ? setTimeout(() => void this.stalled(op, stallWarningMs), stallWarningMs) : undefined;
     try {
       const early = this.mailbox.begin(op);
       if (early) throw early;
@@ -134,6 +142,7 @@ export class PeerCommunicator implements Communicator {
       throw this.failure;
     } finally {
       clearTimeout(timer);
+      clearTimeout(stall);
       this.mailbox.end();
       kindStats.seconds += (performance.now() - started) / 1000;
     }
@@ -186,7 +195,7 @@ export class PeerCommunicator implements Communicator {
       msg = decode(header);
       if (msg.from >= this.size || msg.from === this.rank) throw new Error(`sender rank ${msg.from}`);
     } catch (err) {
-      this.fail(new CollectiveError(`rank ${this.rank}: malformed message: ${(err as Error).message}`), true);
+      this.malformed(`${header.length + data.length} bytes: ${(err as Error).message}`);
       return;
     }
     switch (msg.type) {
@@ -229,9 +238,47 @@ export class PeerCommunicator implements Communicator {
     if (propagate && !this.closed) for (const peer of this.peers) this.post(peer, { type: 'abort', from: this.rank, reason: err.message });
   }
 
+  /**
+   * Peers never send this: it comes from a stranger (ZeroMQ's PULL socket takes anyone; --secure stops that).
+   * Dropped, so that it cannot stop the job; a peer's own corrupt message would surface as a timeout.
+   */
+  private malformed(why: string): void {
+    this.warn(`rank ${this.rank}: dropped a malformed message (${why})`);
+  }
+
+  private warn(line: string): void {
+    (this.options.warn ?? ((l: string) => console.error(l)))(line);
+  }
+
+  /** Still running after `ms`: says who it waits for, and goes on waiting until the timeout. */
+  private async stalled(op: OpId, ms: number): Promise<void> {
+    const missing = await this.whoIsMissing(op);
+    if (!missing) return; // finished or failed meanwhile
+    const who = missing.length ? `ranks that did not arrive: ${missing.join(', ')}` : `every rank arrived; waiting for data from rank(s) ${this.mailbox.waitingOn().join(', ')}`;
+    this.warn(
+      `warning: collective #${op.seq} ${describe(op)} on rank ${this.rank} has waited ${(ms / 1000).toFixed(1)} s; ${who}; ` +
+        `failing after ${(this.options.collectiveTimeoutMs / 1000).toFixed(0)} s (--collective-timeout)`,
+    );
+  }
+
   /** Asks every peer where it is, so the error names who did not arrive rather than just who is upstream. */
   private async timedOut(op: OpId): Promise<void> {
     const waitingOn = this.mailbox.waitingOn();
+    const missing = await this.whoIsMissing(op);
+    if (!missing) return;
+    const what = `collective #${op.seq} ${describe(op)} timed out after ${this.options.collectiveTimeoutMs} ms on rank ${this.rank}`;
+    this.fail(
+      new CollectiveError(
+        missing.length > 0
+          ? `${what}; ranks that did not arrive: ${missing.join(', ')}`
+          : `${what}; every rank arrived, but no data came from rank(s) ${waitingOn.join(', ')} (connection lost?)`,
+      ),
+      true,
+    );
+  }
+
+  /** The peers that have not reached collective `op`, described; null if `op` finished or failed meanwhile. */
+  private async whoIsMissing(op: OpId): Promise<string[] | null> {
     const replies = new Map<number, Status>();
     const all = new Promise<void>((resolve) => {
       for (const peer of this.peers) {
@@ -245,22 +292,13 @@ export class PeerCommunicator implements Communicator {
     await Promise.race([all, sleep(STATUS_WAIT_MS)]);
     this.statusReplies.clear();
     const { running, op: now } = this.mailbox.status();
-    if (this.failure || !running || now?.seq !== op.seq) return; // finished or failed meanwhile
-    const missing = this.peers.flatMap((peer) => {
+    if (this.failure || !running || now?.seq !== op.seq) return null;
+    return this.peers.flatMap((peer) => {
       const s = replies.get(peer);
       if (!s) return [`${peer} (no answer within ${STATUS_WAIT_MS} ms: busy, hung or dead)`];
       if (s.op && s.op.seq >= op.seq) return []; // arrived (and maybe already done)
       if (!s.op) return [`${peer} (has not started any collective)`];
       return [`${peer} (${s.running ? 'still in' : 'idle after'} #${s.op.seq} ${describe(s.op)})`];
     });
-    const what = `collective #${op.seq} ${describe(op)} timed out after ${this.options.collectiveTimeoutMs} ms on rank ${this.rank}`;
-    this.fail(
-      new CollectiveError(
-        missing.length > 0
-          ? `${what}; ranks that did not arrive: ${missing.join(', ')}`
-          : `${what}; every rank arrived, but no data came from rank(s) ${waitingOn.join(', ')} (connection lost?)`,
-      ),
-      true,
-    );
   }
 }

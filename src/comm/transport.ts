@@ -9,6 +9,8 @@ export interface Receiver {
   /** Each incoming message's header and data frames, in send order per sender. */
   message(header: Buffer, data: Buffer): void;
   error(err: Error): void;
+  /** A message that is not of this protocol (from a stranger): dropped, and reported as such. */
+  malformed(why: string): void;
   /**
    * The connection carrying messages from rank `from` ended: cleanly between messages (`err` null) or not. A peer
    * that said farewell first has simply closed; otherwise it died. Transports without connections never call it.

@@ -7,6 +7,7 @@ import { Context, Pull, Push } from 'zeromq';
 import { bindTcp } from '../../topology/address.js';
 import type { Endpoint } from '../../topology/rendezvous.js';
 import { MAX_FRAME_BYTES } from './ops/context.js';
+import { curveClient, curveServer, type CurveKeys } from './curve.js';
 import type { Receiver, Transport } from './transport.js';
 
 /** Bounds how long close() and process exit wait for unsent messages to a peer that stopped reading. */
@@ -35,20 +36,21 @@ export class ZmqTransport implements Transport {
     private readonly pull: Pull,
     readonly port: number,
     private readonly rank: number,
+    private readonly curve: CurveKeys | null,
   ) {}
 
   /** Binds tcp://ip:port (an ephemeral port when port is 0) on the address this rank advertises. */
-  static async bind(ip: string, port: number, rank: number): Promise<ZmqTransport> {
+  static async bind(ip: string, port: number, rank: number, curve: CurveKeys | null = null): Promise<ZmqTransport> {
     const context = new Context({ ioThreads: IO_THREADS });
     // Senders never exceed this limit, so a larger frame can only come from a foreign or corrupt peer.
-    const pull = new Pull({ context, linger: 0, receiveHighWaterMark: HIGH_WATER_MARK, maxMessageSize: MAX_FRAME_BYTES });
-    return new ZmqTransport(context, pull, await bindTcp(pull, ip, port, 'the communicator socket (bind address and port options)'), rank);
+    const pull = new Pull({ context, linger: 0, receiveHighWaterMark: HIGH_WATER_MARK, maxMessageSize: MAX_FRAME_BYTES, ...curveServer(curve) });
+    return new ZmqTransport(context, pull, await bindTcp(pull, ip, port, 'the communicator socket (bind address and port options)'), rank, curve);
   }
 
   connect(peers: readonly Endpoint[]): void {
     this.pushes = peers.map((peer, r) => {
       if (r === this.rank) return null;
-      const push = new Push({ context: this.context, linger: LINGER_MS, sendHighWaterMark: HIGH_WATER_MARK });
+      const push = new Push({ context: this.context, linger: LINGER_MS, sendHighWaterMark: HIGH_WATER_MARK, ...curveClient(this.curve) });
       push.connect(`tcp://${peer.host}:${peer.port}`);
       return push;
     });
@@ -67,7 +69,7 @@ export class ZmqTransport implements Transport {
           return;
         }
         if (frames.length === 2) receiver.message(frames[0], frames[1]);
-        else receiver.error(new Error(`received a message of ${frames.length} frames, expected 2`));
+        else receiver.malformed(`a message of ${frames.length} frames, expected 2`);
       }
     })();
   }

@@ -71,6 +71,7 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
     choices: TRANSPORTS,
     help: 'what carries tensors between ranks: tcp (plain sockets, the kernel reads straight into the tensors: faster) or zmq (ZeroMQ PUSH/PULL); the rendezvous always uses ZeroMQ',
   },
+  { group: 'Distributed', name: 'secure', type: 'bool', help: 'encrypt and authenticate all traffic with ZeroMQ CURVE, keys derived from the job token (needs --transport zmq)' },
 
   { group: 'Output', name: 'eval-every', type: 'int', default: 0, min: 0, help: 'evaluate every K steps (local-sgd: at the next averaging; 0: at the end only)' },
   { group: 'Output', name: 'log-every', type: 'float', default: 5, min: 0, help: 'seconds between progress lines' },
@@ -120,6 +121,7 @@ export interface TrainConfig {
   bind?: string;
   port: number;
   transport: TransportName;
+  secure: boolean;
   evalEvery: number;
   logEvery: number;
   save?: string;
@@ -138,6 +140,7 @@ export function parseTrainConfig(argv: readonly string[]): TrainConfig {
   });
   const cfg = { ...flags, mlp } as unknown as TrainConfig;
   if (cfg.epochs === 0 && cfg.steps === 0) throw new UserError('--epochs 0 with --steps 0: nothing to train');
+  if (cfg.secure && cfg.transport !== 'zmq') throw new UserError('--secure encrypts ZeroMQ traffic: add --transport zmq (the TCP transport is not encrypted)');
   if (cfg.saveEvery > 0 && cfg.save === undefined) throw new UserError('--save-every needs --save DIR (where the checkpoints go)');
   // What these strategies hold between steps is not in a checkpoint: a resumed run would not be the same run.
   if ((cfg.saveEvery > 0 || cfg.resume !== undefined) && cfg.sync === 'hybrid') {

@@ -20,6 +20,7 @@ import { unpack as splitPacked } from '../sync/allreduce.js';
 import { shardRange } from '../train/batches.js';
 import { buildReplica, type Replica, type ReplicaShape } from '../train/trainer.js';
 import { bindTcp, resolveIPv4 } from '../../topology/address.js';
+import { curveKeysFromToken, curveServer, type CurveKeys } from '../comm/curve.js';
 import { UserError } from '../util/errors.js';
 import { packageVersion } from '../util/version.js';
 import { decodeRequest, encodeHeader, f32, frameOf, i32, ownerOf, serverPort, type Reply, type Request } from './protocol.js';
@@ -34,6 +35,8 @@ export interface ServerOptions {
   staleness: number;
   cfg: TrainConfig;
   log: (line: string) => void;
+  /** --secure: CURVE keys of the job. */
+  curve?: CurveKeys | null;
 }
 
 interface Shard {
@@ -81,7 +84,7 @@ export class ParamServer {
   }
 
   static async start(opts: ServerOptions): Promise<ParamServer> {
-    const router = new Router({ linger: 1000 });
+    const router = new Router({ linger: 1000, ...curveServer(opts.curve ?? null) });
     await bindTcp(router, opts.host, opts.port, `parameter server ${opts.index} (MASTER_PORT + ${1 + opts.index})`);
     return new ParamServer(router, opts);
   }
@@ -273,7 +276,9 @@ export async function serveFromEnv(cfg: TrainConfig, env: NodeJS.ProcessEnv, log
   const [index, servers, workers] = [count('DDP_SERVER'), count('DDP_SERVERS'), count('WORLD_SIZE')];
   const host = await resolveIPv4(env.MASTER_ADDR ?? '127.0.0.1', 'MASTER_ADDR');
   const port = serverPort(Number(env.MASTER_PORT ?? 29500), index);
-  const server = await ParamServer.start({ index, servers, workers, host, port, token: env.DDP_TOKEN ?? '', staleness: cfg.sync === 'ps' ? 0 : cfg.staleness, cfg, log });
+  const token = env.DDP_TOKEN ?? '';
+  const curve = cfg.secure ? curveKeysFromToken(token) : null;
+  const server = await ParamServer.start({ index, servers, workers, host, port, token, staleness: cfg.sync === 'ps' ? 0 : cfg.staleness, cfg, log, curve });
   await server.run();
 }
 

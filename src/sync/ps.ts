@@ -1,5 +1,6 @@
 import { Dealer } from 'zeromq';
 import type { Communicator } from '../comm/communicator.js';
+import { curveClient, type CurveKeys } from '../comm/curve.js';
 import { encodeSparse, type SparseGrad } from '../model/merge.js';
 import { decodeReply, encodeHeader, f32, frameOf, i32, ownerOf, type Reply, type Request } from '../ps/protocol.js';
 import { unpackRows } from '../ps/server.js';
@@ -22,6 +23,8 @@ export interface PsOptions {
   meetEvery: number;
   /** How long a worker waits for a server's answer before failing. */
   timeoutMs: number;
+  /** --secure: CURVE keys of the job. */
+  curve: CurveKeys | null;
 }
 
 interface Link {
@@ -152,7 +155,7 @@ export class PsSync extends AllreduceSync {
     if (this.links) return Promise.resolve(this.links);
     const { endpoints, shape, token, fingerprint } = this.opts;
     const links = endpoints.map((endpoint, s) => {
-      const dealer = new Dealer({ linger: 1000 });
+      const dealer = new Dealer({ linger: 1000, ...curveClient(this.opts.curve) });
       dealer.connect(endpoint);
       const [lo, hi] = shardRange(this.rep.dense.length, s, endpoints.length);
       return { dealer, tail: Promise.resolve(), lo, hi };

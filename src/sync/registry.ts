@@ -1,5 +1,6 @@
 import type { Communicator } from '../comm/communicator.js';
 import { configFingerprint, type TrainConfig } from '../config/train-config.js';
+import { curveKeysFromToken } from '../comm/curve.js';
 import { serverEndpoints } from '../ps/protocol.js';
 import type { Replica, ReplicaShape } from '../train/trainer.js';
 import { AllreduceSync } from './allreduce.js';
@@ -34,6 +35,7 @@ export function createSync(cfg: TrainConfig, comm: Communicator, rep: Replica, s
         staleness: cfg.sync === 'ps' ? 0 : cfg.staleness,
         meetEvery: cfg.sync === 'ps' ? 1 : cfg.checkEvery > 0 ? cfg.checkEvery : Infinity,
         timeoutMs: cfg.collectiveTimeout * 1000,
+        curve: cfg.secure ? curveKeysFromToken(env.DDP_TOKEN ?? '') : null,
       });
   }
 }

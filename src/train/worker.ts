@@ -34,6 +34,7 @@ async function main(argv: string[]): Promise<void> {
     port: cfg.port && cfg.port + dist.localRank,
     collectiveTimeoutMs: cfg.collectiveTimeout * 1000,
     transport: cfg.transport,
+    secure: cfg.secure,
   });
   // Stopped by a launcher (ours, mpirun, srun): close the sockets first, so ranks on other hosts fail at
   // their next collective instead of waiting out --collective-timeout.
