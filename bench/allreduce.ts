@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createCommunicator, TRANSPORTS, type TransportName } from '../src/comm/index.js';
 import { RendezvousServer } from '../topology/rendezvous.js';
-import { loadavgNow, machineInfo, markdownTable, median, splitList } from './common.js';
+import { loadavgNow, machineInfo, markdownTable, median, splitList, localRankEnv } from './common.js';
 
 const WARMUP = 3;
 const GB = 1e9;
@@ -97,16 +97,7 @@ async function runOurs(ranks: number, sizes: number[], transport: TransportName)
     const outputs = await Promise.all(
       Array.from({ length: ranks }, (_, rank) => {
         const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--worker', '--sizes', sizes.join(','), '--transport', transport], {
-          env: {
-            ...process.env,
-            RANK: String(rank),
-            WORLD_SIZE: String(ranks),
-            LOCAL_RANK: String(rank),
-            LOCAL_WORLD_SIZE: String(ranks),
-            MASTER_ADDR: '127.0.0.1',
-            MASTER_PORT: port,
-            DDP_TOKEN: token,
-          },
+          env: localRankEnv(rank, ranks, port, token),
           stdio: ['ignore', 'pipe', 'inherit'],
         });
         children.add(child);

@@ -37,3 +37,17 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
 
 /** Command-line lists such as `1024,8192`. */
 export const splitList = (s: string): string[] => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+/** The torchrun-style environment of local rank `rank` of a one-host group meeting at 127.0.0.1:port. */
+export function localRankEnv(rank: number, ranks: number, port: string, token: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    RANK: String(rank),
+    WORLD_SIZE: String(ranks),
+    LOCAL_RANK: String(rank),
+    LOCAL_WORLD_SIZE: String(ranks),
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: port,
+    DDP_TOKEN: token,
+  };
+}
