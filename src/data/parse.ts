@@ -111,9 +111,15 @@ export class ChunkBuilder {
 
   private columnCountError(buf: Uint8Array, start: number, end: number): string {
     let found = 1;
-    for (let i = start; i < end; i++) if (buf[i] === this.spec.delimiter) found++;
+    let cr = 0;
+    for (let i = start; i < end; i++) {
+      if (buf[i] === this.spec.delimiter) found++;
+      else if (buf[i] === 13) cr++;
+    }
     const sep = this.spec.delimiter === 9 ? 'tab' : 'comma';
-    return `expected ${this.spec.columns.length} ${sep}-separated columns, found ${found}`;
+    // A file with CR-only line endings is one long line: "found 1561 columns" alone would not say why.
+    const hint = cr > 0 ? `; the line holds ${cr} carriage returns (CR line endings?)` : '';
+    return `expected ${this.spec.columns.length} ${sep}-separated columns, found ${found}${hint}`;
   }
 }
 
@@ -229,10 +235,15 @@ export class LineParser {
   private checkLength(n: number): void {
     if (n > MAX_LINE_BYTES) {
       throw new UserError(
-        `${this.path}, line ${this.lineNo + 1}: longer than ${MAX_LINE_BYTES} bytes; is this a ${this.spec.name} text file?`,
+        `${this.path}, line ${this.lineNo + 1}: longer than ${MAX_LINE_BYTES} bytes; is this ${article(this.spec.name)} text file?`,
       );
     }
   }
+}
+
+/** "a criteo", "an avazu". */
+function article(name: string): string {
+  return `${/^[aeiou]/.test(name) ? 'an' : 'a'} ${name}`;
 }
 
 const EXCERPT = 24;

@@ -68,7 +68,9 @@ async function run(req: ReaderRequest): Promise<void> {
     if (parseError !== null) throw parseError;
     const err = e as NodeJS.ErrnoException;
     if (err.code?.startsWith('Z_')) {
-      throw new UserError(`${path}: truncated or corrupt gzip data after line ${parser.lineNo} (${err.message})`);
+      // "after line 0" would read as a line number; a stream broken in its header has no line yet.
+      const where = parser.lineNo === 0 ? 'before the first line' : `after line ${parser.lineNo}`;
+      throw new UserError(`${path}: truncated or corrupt gzip data ${where} (${err.message})`);
     }
     throw new UserError(`cannot read ${path}: ${err.message}`);
   }
