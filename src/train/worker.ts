@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { installCpuKernels } from '../backend/blas.js';
 import { describeChoice, selectBackend } from '../backend/select.js';
 import { createCommunicator } from '../comm/factory.js';
 import { configFingerprint, parseTrainConfig } from '../config/train-config.js';
@@ -40,7 +41,8 @@ async function main(argv: string[]): Promise<void> {
   // their next collective instead of waiting out --collective-timeout.
   process.once('SIGTERM', () => void comm.close().finally(() => process.exit(143)));
   const choice = await selectBackend({ forced: cfg.backend });
-  if (comm.rank === 0) log(describeChoice(choice));
+  const kernels = installCpuKernels(choice.name);
+  if (comm.rank === 0) log(`${describeChoice(choice)}; ${kernels.description}`);
 
   const t = performance.now();
   const data = await loadData({

@@ -1,0 +1,129 @@
+/*
+ * ddp_blas: single-precision GEMM from a BLAS library found at run time (dlopen), for the tfjs MatMul kernels
+ * of src/backend/blas.ts. Nothing here links against a BLAS: the module builds wherever a C compiler and
+ * Node's headers are, and says at load time whether a library was found (OpenBLAS from Debian's
+ * libopenblas0, or the one DDP_BLAS_LIB names).
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <node_api.h>
+
+/* CBLAS enums (cblas.h), declared here so that no BLAS headers are needed to build. */
+enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
+typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
+typedef void (*threads_fn)(int);
+typedef int (*get_threads_fn)(void);
+
+static sgemm_fn sgemm = NULL;
+static threads_fn set_threads = NULL;
+static get_threads_fn get_threads = NULL;
+static char library[512] = "";
+static char load_error[1024] = "";
+
+static void load_blas(void) {
+  const char *named = getenv("DDP_BLAS_LIB");
+  const char *candidates[] = {named, "libopenblas.so.0", "libopenblas.so", "libopenblasp-r0.so", NULL};
+  for (int i = 0; i < 4; i++) {
+    const char *name = candidates[i];
+    if (!name || !*name) continue;
+    void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      snprintf(load_error, sizeof load_error, "%s", dlerror());
+      continue;
+    }
+    sgemm = (sgemm_fn)dlsym(h, "cblas_sgemm");
+    if (!sgemm) {
+      snprintf(load_error, sizeof load_error, "%s has no cblas_sgemm", name);
+      dlclose(h);
+      continue;
+    }
+    set_threads = (threads_fn)dlsym(h, "openblas_set_num_threads");
+    get_threads = (get_threads_fn)dlsym(h, "openblas_get_num_threads");
+    snprintf(library, sizeof library, "%s", name);
+    return;
+  }
+}
+
+static napi_value throw_error(napi_env env, const char *msg) {
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+/* A Float32Array argument's data and length; NULL (with a JS error pending) if it is not one. */
+static float *floats(napi_env env, napi_value v, size_t *length) {
+  napi_typedarray_type type;
+  void *data;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &type, length, &data, &buffer, &offset) != napi_ok || type != napi_float32_array) {
+    throw_error(env, "ddp_blas: expected a Float32Array");
+    return NULL;
+  }
+  return (float *)data;
+}
+
+static int int_arg(napi_env env, napi_value v) {
+  int32_t x = 0;
+  napi_get_value_int32(env, v, &x);
+  return x;
+}
+
+/* sgemm(transA, transB, m, n, k, a, b, c, beta): c = a' b' (+ beta c), row-major, a' is m x k, b' is k x n. */
+static napi_value js_sgemm(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 9) return throw_error(env, "ddp_blas.sgemm: expected 9 arguments");
+  if (!sgemm) return throw_error(env, "ddp_blas.sgemm: no BLAS library loaded");
+  bool ta, tb;
+  napi_get_value_bool(env, argv[0], &ta);
+  napi_get_value_bool(env, argv[1], &tb);
+  int m = int_arg(env, argv[2]), n = int_arg(env, argv[3]), k = int_arg(env, argv[4]);
+  size_t la, lb, lc;
+  float *a = floats(env, argv[5], &la), *b = floats(env, argv[6], &lb), *c = floats(env, argv[7], &lc);
+  if (!a || !b || !c) return NULL;
+  double beta = 0;
+  napi_get_value_double(env, argv[8], &beta);
+  if (m < 0 || n < 0 || k < 0 || la < (size_t)m * k || lb < (size_t)k * n || lc < (size_t)m * n) {
+    return throw_error(env, "ddp_blas.sgemm: array too small for the shapes");
+  }
+  if (m == 0 || n == 0) return NULL;
+  sgemm(RowMajor, ta ? Trans : NoTrans, tb ? Trans : NoTrans, m, n, k, 1.0f, a, ta ? m : k, b, tb ? k : n, (float)beta, c, n);
+  return NULL;
+}
+
+/* info(): { library, error, threads } — library '' when none was found (error says why). */
+static napi_value js_info(napi_env env, napi_callback_info info) {
+  napi_value out, v;
+  napi_create_object(env, &out);
+  napi_create_string_utf8(env, library, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, out, "library", v);
+  napi_create_string_utf8(env, load_error, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, out, "error", v);
+  napi_create_int32(env, get_threads ? get_threads() : 0, &v);
+  napi_set_named_property(env, out, "threads", v);
+  return out;
+}
+
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (set_threads && argc == 1) set_threads(int_arg(env, argv[0]));
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  load_blas();
+  napi_property_descriptor props[] = {
+    {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_default, NULL},
+    {"info", NULL, js_info, NULL, NULL, NULL, napi_default, NULL},
+    {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, 3, props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
