@@ -52,13 +52,14 @@ t.test('the naive port (clip with local counts, then average) trains a different
   t.equal(new Set(naive4.rep.paramChecksums).size, 1, 'its replicas still agree with each other');
 });
 
-t.test('report: per-rank bytes per step split dense / sparse, and step time split', async (t) => {
+t.test('report: per-rank bytes per step split dense / sparse, step time split, start-up', async (t) => {
   const dir = t.testdir();
   const { rep } = await run(t, dir, 'r2', 2, []);
   t.equal(rep.ranks.length, 2);
   for (const r of rep.ranks) {
     t.ok(r.bytes.densePerStep > 0 && r.bytes.sparsePerStep > 0, `rank ${r.rank} sends dense and sparse bytes`);
     t.ok(r.stepTime.compute > 0 && r.stepTime.comm > 0 && r.stepTime.data > 0);
+    t.ok(r.startup.toFirstStep > r.startup.data && r.startup.data > 0, `rank ${r.rank}: first step ${r.startup.toFirstStep} s after start, ${r.startup.data} s of it data`);
   }
 });
 

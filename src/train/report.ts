@@ -8,6 +8,11 @@ export interface RankSummary {
   bytes: TrainResult['bytes'];
   stepTime: TrainResult['time'];
   uniqueIdsPerStep: TrainResult['uniqueIdsPerStep'];
+  /**
+   * Seconds from this process's start to its first training step, and the part of it spent loading data:
+   * the rest is start-up proper (Node, modules, rendezvous, backend, model).
+   */
+  startup: { toFirstStep: number; data: number };
 }
 
 /** The `--report FILE` JSON: one object per run, the same keys for every model, data set and world size. */

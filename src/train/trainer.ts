@@ -57,6 +57,8 @@ export interface TrainResult {
   bytes: { sent: number; received: number; densePerStep: number; sparsePerStep: number };
   /** Steps skipped for non-finite values (--skip-nonfinite). */
   skippedSteps: number;
+  /** When the training loop started, in ms since this process started (performance.now()). */
+  firstStepAt: number;
   /** Mean distinct embedding IDs per step: in this rank's shard, and in the global batch. */
   uniqueIdsPerStep: { local: number; global: number };
 }
@@ -222,12 +224,13 @@ export async function train(
     time.compute += performance.now() - t;
 
     if (inject?.step === step + 1 && inject.rank === rank) out.gradDense[0] = NaN;
-    const bad = firstNonFinite([
-      ['loss', [out.lossSum]],
-      ['gradient of the dense weights', out.gradDense],
-      ['gradient of the field embeddings', out.gradEmb],
-      ['gradient of the first-order weights', out.gradLinear],
-    ]);
+    const bad = Number.isFinite(out.lossSum)
+      ? firstNonFinite([
+          ['gradient of the dense weights', out.gradDense],
+          ['gradient of the field embeddings', out.gradEmb],
+          ['gradient of the first-order weights', out.gradLinear],
+        ])
+      : `${out.lossSum} as the training loss`;
     let skip = false;
     if (cfg.skipNonfinite) {
       // Every rank learns who had non-finite values, so all skip the same steps and issue the same collectives.
@@ -350,6 +353,7 @@ export async function train(
     bytes: { sent: comm.stats.bytesSent + sync.meter.direct.sent, received: comm.stats.bytesReceived + sync.meter.direct.received, densePerStep: sync.meter.bytes.dense / total, sparsePerStep: sync.meter.bytes.sparse / total },
     uniqueIdsPerStep: { local: unique.local / total, global: unique.global / total },
     skippedSteps,
+    firstStepAt: tTrain,
   };
 }
 

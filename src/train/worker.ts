@@ -55,10 +55,18 @@ async function main(argv: string[]): Promise<void> {
     skipBadLines: cfg.skipBadLines,
     onProgress: comm.rank === 0 ? log : undefined,
   });
-  if (comm.rank === 0) log(`data: ${data.description} (${formatSeconds((performance.now() - t) / 1000)})`);
+  const dataSeconds = (performance.now() - t) / 1000;
+  if (comm.rank === 0) log(`data: ${data.description} (${formatSeconds(dataSeconds)})`);
 
   const result = await train(cfg, data, comm, log);
-  const mine: RankSummary = { rank: comm.rank, paramChecksum: paramChecksum(result.replica), bytes: result.bytes, stepTime: result.time, uniqueIdsPerStep: result.uniqueIdsPerStep };
+  const mine: RankSummary = {
+    rank: comm.rank,
+    paramChecksum: paramChecksum(result.replica),
+    bytes: result.bytes,
+    stepTime: result.time,
+    uniqueIdsPerStep: result.uniqueIdsPerStep,
+    startup: { toFirstStep: result.firstStepAt / 1000, data: dataSeconds },
+  };
   const ranks = (await comm.allgatherv(new TextEncoder().encode(JSON.stringify(mine)))).map((b) => JSON.parse(new TextDecoder().decode(b)) as RankSummary);
   const checksums = ranks.map((r) => r.paramChecksum);
   if (comm.rank === 0) {
