@@ -13,13 +13,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createCommunicator, TRANSPORTS, type TransportName } from '../src/comm/index.js';
 import { RendezvousServer } from '../topology/rendezvous.js';
-import { loadavgNow, machineInfo, markdownTable, median, splitList, localRankEnv } from './common.js';
+import { benchScript, findPython, loadavgNow, machineInfo, markdownTable, median, pythonCandidates, splitList, localRankEnv, type Python } from './common.js';
 
 const WARMUP = 3;
 const GB = 1e9;
@@ -130,34 +129,8 @@ function memcpyGBps(bytes: number): number {
   return bytes / median(times) / GB;
 }
 
-interface Python {
-  path: string;
-  torch: string;
-}
-
-/** The first candidate whose python imports torch with gloo; null (with the reasons) if none does. */
-function findPython(candidates: string[]): Python | null {
-  const probe = 'import torch, torch.distributed as d; assert d.is_available() and d.is_gloo_available(); print(torch.__version__)';
-  for (const path of candidates) {
-    const res = spawnSync(path, ['-c', probe], { encoding: 'utf8' });
-    if (res.status === 0) return { path, torch: res.stdout.trim() };
-    const why = res.error ? res.error.message : (res.stderr.trim().split('\n').pop() ?? `exit ${res.status}`);
-    console.error(`notice: ${path} cannot run torch.distributed gloo (${why})`);
-  }
-  return null;
-}
-
-/** bench/gloo_allreduce.py, from dist/bench/ (compiled) or bench/ (run from source). */
-function glooScript(): string {
-  for (const rel of ['../../bench/gloo_allreduce.py', './gloo_allreduce.py']) {
-    const path = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(path)) return path;
-  }
-  throw new Error('bench/gloo_allreduce.py not found next to the bench');
-}
-
 function runGloo(python: Python, ranks: number, sizes: number[]): Sample[] | null {
-  const res = spawnSync(python.path, [glooScript(), JSON.stringify([ranks]), JSON.stringify(sizes), String(WARMUP)], {
+  const res = spawnSync(python.path, [benchScript('gloo_allreduce.py'), JSON.stringify([ranks]), JSON.stringify(sizes), String(WARMUP)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     timeout: 600_000,
@@ -211,7 +184,12 @@ async function main(): Promise<void> {
   for (let s = parseSize(values.min); s <= parseSize(values.max); s *= 4) sizes.push(s);
   const ranks = splitList(values.ranks).map(Number);
   const nRuns = Math.max(1, Number(values.runs));
-  const python = values['no-gloo'] ? null : findPython(values.python ? [values.python] : ['python3', '/usr/bin/python3']);
+  const python = values['no-gloo']
+    ? null
+    : findPython(pythonCandidates(values.python), {
+        probe: 'import torch, torch.distributed as d; assert d.is_available() and d.is_gloo_available(); print(torch.__version__)',
+        what: 'run torch.distributed gloo',
+      });
   if (!values['no-gloo'] && !python) console.error('notice: no python with torch; skipping the torch.distributed gloo reference');
 
   const runs: Run[] = [];

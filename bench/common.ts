@@ -1,5 +1,8 @@
-/** Helpers shared by the benchmarks: medians, machine description, markdown tables. */
+/** Helpers shared by the benchmarks: medians, machine description, markdown tables, the python reference. */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 
 export function median(xs: readonly number[]): number {
   if (!xs.length) throw new RangeError('median of an empty list');
@@ -50,4 +53,39 @@ export function localRankEnv(rank: number, ranks: number, port: string, token: s
     MASTER_PORT: port,
     DDP_TOKEN: token,
   };
+}
+
+/** A python interpreter that imports torch. */
+export interface Python {
+  path: string;
+  torch: string;
+}
+
+/** `--python PATH` alone when given, else `python3` on PATH, then the system one (Debian's python3-torch). */
+export const pythonCandidates = (explicit?: string): string[] => (explicit ? [explicit] : ['python3', '/usr/bin/python3']);
+
+/**
+ * The first candidate that runs `probe` (which must print torch.__version__); null if none does, with a
+ * notice per candidate saying why it cannot `what`.
+ */
+export function findPython(
+  candidates: readonly string[],
+  { probe = 'import torch; print(torch.__version__)', what = 'import torch' }: { probe?: string; what?: string } = {},
+): Python | null {
+  for (const path of candidates) {
+    const res = spawnSync(path, ['-c', probe], { encoding: 'utf8' });
+    if (res.status === 0) return { path, torch: res.stdout.trim() };
+    const why = res.error ? res.error.message : (res.stderr.trim().split('\n').pop() ?? `exit ${res.status}`);
+    console.error(`notice: ${path} cannot ${what} (${why})`);
+  }
+  return null;
+}
+
+/** A file of bench/ (a python reference) from dist/bench/ (compiled) or bench/ (run from source). */
+export function benchScript(name: string): string {
+  for (const rel of [`../../bench/${name}`, `./${name}`]) {
+    const path = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new Error(`bench/${name} not found next to the bench`);
 }
