@@ -66,16 +66,6 @@ export class Adam implements Optimizer {
     }
   }
 
-  updateTable(w: Float32Array, dim: number, lr: number, t: number, fill: (r: number, row: Float32Array) => void): void {
-    if (w.length !== this.m.length || w.length % dim) throw new RangeError(`Adam.updateTable: ${w.length} weights in rows of ${dim}, state of ${this.m.length}`);
-    const lrT = this.stepSize(lr, t);
-    const row = new Float32Array(dim);
-    for (let r = 0, at = 0; at < w.length; r++, at += dim) {
-      fill(r, row);
-      this.span(w, row, at, 0, dim, lrT);
-    }
-  }
-
   /** The one Adam kernel: len consecutive weights from wOff with gradients from gOff. */
   private span(w: Float32Array, g: Float32Array, wOff: number, gOff: number, len: number, lrT: number): void {
     const { m, v, beta1: b1, beta2: b2, epsilon: eps } = this;

@@ -9,7 +9,7 @@
 import type { EmbeddingTable } from '../model/embedding.js';
 import type { SparseGrad } from '../model/merge.js';
 import type { AdamOptions } from './adam.js';
-import { type CowClipOptions, clipRow, cowclipIndexed, thresholdFloor } from './cowclip.js';
+import { type CowClipOptions, cowclip, cowclipIndexed } from './cowclip.js';
 import { createOptimizer, type Optimizer, type OptimizerName } from './optimizer.js';
 
 export type EmbedUpdateMode = 'dense' | 'lazy';
@@ -38,8 +38,10 @@ export class EmbeddingUpdater {
   /** The optimizer of each table (its state is checkpointed). */
   readonly fieldOpt: Optimizer;
   readonly firstOpt: Optimizer;
-  /** Dense mode only: row -> its index in the step's merged gradient, -1 when absent (reset after each step). */
-  private readonly pos: Int32Array;
+  /** Dense mode only: whole-table gradients and the count-1 vector of absent rows. */
+  private readonly fieldScratch: Float32Array;
+  private readonly firstScratch: Float32Array;
+  private readonly ones: Float32Array;
 
   constructor(
     readonly field: EmbeddingTable,
@@ -53,7 +55,9 @@ export class EmbeddingUpdater {
     this.fieldOpt = createOptimizer(options.optimizer ?? 'adam', field.weights.length, options.adam);
     this.firstOpt = createOptimizer(options.optimizer ?? 'adam', first.weights.length, options.adam);
     const dense = options.mode === 'dense';
-    this.pos = new Int32Array(dense ? field.rows : 0).fill(-1);
+    this.fieldScratch = new Float32Array(dense ? field.weights.length : 0);
+    this.firstScratch = new Float32Array(dense ? first.weights.length : 0);
+    this.ones = new Float32Array(dense && options.clip ? field.rows : 0).fill(1);
   }
 
   /**
@@ -74,24 +78,14 @@ export class EmbeddingUpdater {
       this.fieldOpt.updateRows(field.weights, fieldGrad.ids, fieldGrad.rows, field.dim, options.lr, t);
       this.firstOpt.updateRows(first.weights, firstGrad.ids, firstGrad.rows, 1, options.lr, t);
     } else {
-      // Every row in one pass. A batch row's gradient is its merged row (L2 added, clipped above); an absent
-      // row's is L2 alone, clipped with count 1. Row values are float32, as a stored whole-table gradient was.
-      const { pos } = this;
-      for (let i = 0; i < fieldGrad.ids.length; i++) pos[fieldGrad.ids[i]] = i;
-      const c = 2 * options.lambda;
-      const floor = thresholdFloor(options, field.dim);
-      const rowGradient = (table: Float32Array, dim: number, batch: Float32Array, clipAbsent: boolean) => (r: number, row: Float32Array) => {
-        const i = pos[r];
-        if (i >= 0) {
-          for (let k = 0; k < dim; k++) row[k] = batch[i * dim + k];
-          return;
-        }
-        for (let k = 0; k < dim; k++) row[k] = c * table[r * dim + k];
-        if (clipAbsent) clipRow(table, r * dim, row, 0, dim, 1, options.ratio, floor);
-      };
-      this.fieldOpt.updateTable(field.weights, field.dim, options.lr, t, rowGradient(field.weights, field.dim, fieldGrad.rows, clip));
-      this.firstOpt.updateTable(first.weights, 1, options.lr, t, rowGradient(first.weights, 1, firstGrad.rows, false));
-      for (let i = 0; i < fieldGrad.ids.length; i++) pos[fieldGrad.ids[i]] = -1;
+      // Absent rows: gradient = L2 alone, clipped with count 1; batch rows then overwritten by their final rows.
+      fillL2(this.fieldScratch, field.weights, options.lambda);
+      if (clip) cowclip(field.weights, this.fieldScratch, this.ones, field.dim, options);
+      scatter(this.fieldScratch, fieldGrad);
+      this.fieldOpt.updateDense(field.weights, this.fieldScratch, options.lr, t);
+      fillL2(this.firstScratch, first.weights, options.lambda);
+      scatter(this.firstScratch, firstGrad);
+      this.firstOpt.updateDense(first.weights, this.firstScratch, options.lr, t);
     }
     return { rowsInBatch: fieldGrad.ids.length, rowsClipped };
   }
@@ -107,5 +101,21 @@ function addL2(table: EmbeddingTable, grad: SparseGrad, lambda: number): void {
     const src = ids[i] * dim;
     const dst = i * dim;
     for (let k = 0; k < dim; k++) rows[dst + k] += c * weights[src + k];
+  }
+}
+
+/** out = 2 * lambda * W over the whole table. */
+function fillL2(out: Float32Array, weights: Float32Array, lambda: number): void {
+  const c = 2 * lambda;
+  for (let i = 0; i < out.length; i++) out[i] = c * weights[i];
+}
+
+/** Writes the packed rows of grad into a whole-table gradient at their ids. */
+function scatter(out: Float32Array, grad: SparseGrad): void {
+  const { ids, rows, dim } = grad;
+  for (let i = 0; i < ids.length; i++) {
+    const dst = ids[i] * dim;
+    const src = i * dim;
+    for (let k = 0; k < dim; k++) out[dst + k] = rows[src + k];
   }
 }

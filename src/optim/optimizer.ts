@@ -20,11 +20,6 @@ export interface Optimizer {
   updateDense(w: Float32Array, g: Float32Array, lr: number, t: number): void;
   /** Updates rows ids[i] of a [rows, dim] table with the packed rows g[i*dim ..] (distinct ids); others untouched. */
   updateRows(w: Float32Array, ids: Int32Array, g: Float32Array, dim: number, lr: number, t: number): void;
-  /**
-   * Updates every row of a [rows, dim] table in one pass: `fill(r, row)` writes row r's gradient into `row`
-   * just before the row is updated, so no whole-table gradient is ever stored (one pass over memory, not three).
-   */
-  updateTable(w: Float32Array, dim: number, lr: number, t: number, fill: (r: number, row: Float32Array) => void): void;
 }
 
 /** Plain SGD, w -= lr * g: stateless. */
@@ -37,14 +32,6 @@ export class Sgd implements Optimizer {
   updateDense(w: Float32Array, g: Float32Array, lr: number): void {
     if (w.length !== this.size || g.length !== w.length) throw new RangeError(`Sgd.updateDense: ${w.length} weights, ${g.length} grads, size ${this.size}`);
     for (let i = 0; i < w.length; i++) w[i] -= lr * g[i];
-  }
-
-  updateTable(w: Float32Array, dim: number, lr: number, _t: number, fill: (r: number, row: Float32Array) => void): void {
-    const row = new Float32Array(dim);
-    for (let r = 0, at = 0; at < w.length; r++, at += dim) {
-      fill(r, row);
-      for (let k = 0; k < dim; k++) w[at + k] -= lr * row[k];
-    }
   }
 
   updateRows(w: Float32Array, ids: Int32Array, g: Float32Array, dim: number, lr: number): void {
