@@ -17,7 +17,7 @@ export const LAUNCH_FLAGS: readonly FlagSpec[] = [
     default: 0,
     min: 0,
     max: 256,
-    help: 'parameter servers for --sync ps / async-ps (default 1 then): started on the --node-rank 0 host at MASTER_PORT+1.. (give the same value on every host)',
+    help: 'parameter servers for --sync ps / async-ps (default 1 then): started on the --node-rank 0 host, on free ports (with --nnodes > 1 at MASTER_PORT+1..; give the same value on every host)',
   },
   {
     group: 'Launcher',

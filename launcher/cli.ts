@@ -48,6 +48,10 @@ async function main(argv: string[]): Promise<number> {
   const usesServers = cfg.sync === 'ps' || cfg.sync === 'async-ps';
   if (!usesServers && (flags.servers as number) > 0) throw new UserError(`--servers is for --sync ps or async-ps, not ${cfg.sync}`);
   const servers = usesServers ? Math.max(1, flags.servers as number) : 0;
+  // On one host the servers take free ports picked here (MASTER_PORT + 1.. may be anyone's); across hosts every
+  // launcher must agree without talking, so they use MASTER_PORT + 1 + k.
+  const serverPorts = servers && nnodes === 1 ? await distinctFreePorts(servers, masterAddr, masterPort) : null;
+  const portsEnv = serverPorts ? { DDP_SERVER_PORTS: serverPorts.join(',') } : {};
   const gpus = detectGpus(flags.gpus as string | undefined);
   const worldSize = nproc * nnodes;
   const workers: WorkerSpec[] = [];
@@ -66,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
         MASTER_PORT: String(masterPort),
         DDP_TOKEN: token,
         CUDA_VISIBLE_DEVICES: cudaDevicesFor(local, gpus),
-        ...(servers ? { DDP_SERVERS: String(servers) } : {}),
+        ...(servers ? { DDP_SERVERS: String(servers), ...portsEnv } : {}),
       },
     });
   }
@@ -75,7 +79,18 @@ async function main(argv: string[]): Promise<number> {
     workers.push({
       rank: k,
       server: true,
-      env: { ...process.env, DDP_ROLE: 'server', DDP_SERVER: String(k), DDP_SERVERS: String(servers), WORLD_SIZE: String(worldSize), MASTER_ADDR: masterAddr, MASTER_PORT: String(masterPort), DDP_TOKEN: token, CUDA_VISIBLE_DEVICES: '' },
+      env: {
+        ...process.env,
+        DDP_ROLE: 'server',
+        DDP_SERVER: String(k),
+        DDP_SERVERS: String(servers),
+        ...portsEnv,
+        WORLD_SIZE: String(worldSize),
+        MASTER_ADDR: masterAddr,
+        MASTER_PORT: String(masterPort),
+        DDP_TOKEN: token,
+        CUDA_VISIBLE_DEVICES: '',
+      },
     });
   }
   const device = gpus.length ? `GPUs ${gpus.join(',')}` : 'CPU (no GPU found)';
@@ -103,6 +118,16 @@ async function main(argv: string[]): Promise<number> {
     );
     if (!from && cfg.resume) args = train;
   }
+}
+
+/** `count` different free ports on `host`, none of them `taken`. */
+async function distinctFreePorts(count: number, host: string, taken: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) {
+    const p = await freePort(host);
+    if (p !== taken) ports.add(p);
+  }
+  return [...ports];
 }
 
 /** The checkpoint in --save DIR, if one was written (its manifest is renamed into place last). */

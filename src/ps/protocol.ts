@@ -1,15 +1,24 @@
 /**
  * Worker <-> parameter-server protocol: each worker holds one ZeroMQ DEALER per server, each server one ROUTER.
- * A message is a msgpackr header frame followed by raw little-endian tensor frames. Server k listens on
- * MASTER_PORT + 1 + k of the master host, so every worker (on any host) finds it without another rendezvous.
+ * A message is a msgpackr header frame followed by raw little-endian tensor frames. Servers run on the master
+ * host, on the ports ddp-launch lists in DDP_SERVER_PORTS (free ports it picked, on one host), or else on
+ * MASTER_PORT + 1 + k, which every host can compute without another rendezvous.
  */
 import { unpack } from 'msgpackr';
 import { isCount, packFrame } from '../comm/wire.js';
 import type { ReplicaShape } from '../train/trainer.js';
 import { UserError } from '../util/errors.js';
 
-export function serverPort(masterPort: number, server: number): number {
-  return masterPort + 1 + server;
+/** The port of server `server` (of `servers`): DDP_SERVER_PORTS[server], else MASTER_PORT + 1 + server. */
+export function serverPort(env: NodeJS.ProcessEnv, server: number, servers: number): number {
+  const listed = env.DDP_SERVER_PORTS?.split(',').map(Number);
+  if (listed) {
+    if (listed.length !== servers || !listed.every((p) => Number.isInteger(p) && p > 0 && p < 65536)) {
+      throw new UserError(`DDP_SERVER_PORTS='${env.DDP_SERVER_PORTS}': expected ${servers} ports`);
+    }
+    return listed[server];
+  }
+  return Number(env.MASTER_PORT ?? 29500) + 1 + server;
 }
 
 /** The servers' endpoints, from the environment ddp-launch gives workers (DDP_SERVERS = their number). */
@@ -19,8 +28,7 @@ export function serverEndpoints(env: NodeJS.ProcessEnv): string[] {
     throw new UserError('--sync ps and async-ps need parameter servers: start the job with ddp-launch, which starts them (--servers K, default 1)');
   }
   const host = env.MASTER_ADDR ?? '127.0.0.1';
-  const port = Number(env.MASTER_PORT ?? 29500);
-  return Array.from({ length: k }, (_, s) => `tcp://${host}:${serverPort(port, s)}`);
+  return Array.from({ length: k }, (_, s) => `tcp://${host}:${serverPort(env, s, k)}`);
 }
 
 /**

@@ -85,7 +85,7 @@ export class ParamServer {
 
   static async start(opts: ServerOptions): Promise<ParamServer> {
     const router = new Router({ linger: 1000, ...curveServer(opts.curve ?? null) });
-    await bindTcp(router, opts.host, opts.port, `parameter server ${opts.index} (MASTER_PORT + ${1 + opts.index})`);
+    await bindTcp(router, opts.host, opts.port, `parameter server ${opts.index}`);
     return new ParamServer(router, opts);
   }
 
@@ -275,7 +275,7 @@ export async function serveFromEnv(cfg: TrainConfig, env: NodeJS.ProcessEnv, log
   };
   const [index, servers, workers] = [count('DDP_SERVER'), count('DDP_SERVERS'), count('WORLD_SIZE')];
   const host = await resolveIPv4(env.MASTER_ADDR ?? '127.0.0.1', 'MASTER_ADDR');
-  const port = serverPort(Number(env.MASTER_PORT ?? 29500), index);
+  const port = serverPort(env, index, servers);
   const token = env.DDP_TOKEN ?? '';
   const curve = cfg.secure ? curveKeysFromToken(token) : null;
   const server = await ParamServer.start({ index, servers, workers, host, port, token, staleness: cfg.sync === 'ps' ? 0 : cfg.staleness, cfg, log, curve });
