@@ -3,8 +3,8 @@
     {
       "target_name": "ddp_blas",
       "sources": ["native/blas.c"],
-      "cflags": ["-O2"],
-      "libraries": ["-ldl"]
+      "cflags": ["-O3", "-ffp-contract=off"],
+      "libraries": ["-ldl", "-lm"]
     }
   ]
 }

@@ -5,6 +5,7 @@
  * libopenblas0, or the one DDP_BLAS_LIB names).
  */
 #include <dlfcn.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,14 +116,46 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * adam(w, g, m, v, lrT, b1, b2, eps): the dense Adam step of src/optim/adam.ts over whole arrays, in double
+ * precision with float32 stores exactly as the JavaScript loop does (built with -ffp-contract=off: no fused
+ * multiply-add), so both give the same bits; the compiler vectorises this one.
+ */
+static napi_value js_adam(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 8) return throw_error(env, "ddp_blas.adam: expected 8 arguments");
+  size_t lw, lg, lm, lv;
+  float *w = floats(env, argv[0], &lw), *g = floats(env, argv[1], &lg), *m = floats(env, argv[2], &lm), *v = floats(env, argv[3], &lv);
+  if (!w || !g || !m || !v) return NULL;
+  if (lg != lw || lm != lw || lv != lw) return throw_error(env, "ddp_blas.adam: arrays of different lengths");
+  double lrT, b1, b2, eps;
+  napi_get_value_double(env, argv[4], &lrT);
+  napi_get_value_double(env, argv[5], &b1);
+  napi_get_value_double(env, argv[6], &b2);
+  napi_get_value_double(env, argv[7], &eps);
+  const double c1 = 1 - b1, c2 = 1 - b2;
+  for (size_t j = 0; j < lw; j++) {
+    const double gk = g[j];
+    const double mj = b1 * m[j] + c1 * gk;
+    const double vj = b2 * v[j] + c2 * gk * gk;
+    m[j] = (float)mj;
+    v[j] = (float)vj;
+    w[j] = (float)(w[j] - (lrT * mj) / (sqrt(vj) + eps));
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   load_blas();
   napi_property_descriptor props[] = {
     {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_default, NULL},
     {"info", NULL, js_info, NULL, NULL, NULL, napi_default, NULL},
     {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
+    {"adam", NULL, js_adam, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 3, props);
+  napi_define_properties(env, exports, 4, props);
   return exports;
 }
 

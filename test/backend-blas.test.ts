@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import t from 'tap';
 import { installCpuKernels, loadNativeBlas } from '../src/backend/blas.js';
+import { Adam } from '../src/optim/adam.js';
 
 const native = loadNativeBlas();
 
@@ -52,7 +53,7 @@ for (const backend of ['wasm', 'cpu']) {
     const ref = cases().map(([name, f, unfused]) => [name, tf.tidy(() => (unfused ?? f)().dataSync().slice() as Float32Array)] as const);
     const choice = installCpuKernels(backend, { LOCAL_WORLD_SIZE: '1' });
     t.teardown(() => choice.restore());
-    t.match(choice.description, new RegExp(`^matmul kernels: OpenBLAS sgemm \\(libopenblas.*\\) for BatchMatMul, _FusedMatMul on ${backend}$`));
+    t.match(choice.description, new RegExp(`^matmul kernels: OpenBLAS sgemm \\(libopenblas.*\\) for BatchMatMul, _FusedMatMul on ${backend}; native dense Adam$`));
     const got = cases().map(([, f]) => tf.tidy(() => f().dataSync().slice() as Float32Array));
     ref.forEach(([name, r], i) => {
       t.equal(got[i].length, r.length, `${name}: shape`);
@@ -63,6 +64,23 @@ for (const backend of ['wasm', 'cpu']) {
     t.equal(tf.getKernel('BatchMatMul', backend).kernelFunc.name !== 'kernelFunc', true);
   });
 }
+
+t.test('the native dense Adam step gives the same bits as the JavaScript loop', { skip: typeof native === 'string' ? `NOTICE: ${native}` : false }, (t) => {
+  const n = 100_003;
+  const rnd = (seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 0.5);
+  const g = rnd(1);
+  const js = new Adam(n);
+  const nat = new Adam(n);
+  const [wj, wn] = [rnd(2), rnd(2)];
+  for (const step of [1, 2, 3]) js.updateDense(wj, g, 0.003, step);
+  const choice = installCpuKernels('cpu');
+  t.teardown(() => choice.restore());
+  for (const step of [1, 2, 3]) nat.updateDense(wn, g, 0.003, step);
+  t.same(Buffer.from(wn.buffer), Buffer.from(wj.buffer), 'weights identical to the bit after 3 steps');
+  t.same(Buffer.from(nat.v.buffer), Buffer.from(js.v.buffer), 'second moments identical');
+  t.same(Buffer.from(nat.m.buffer), Buffer.from(js.m.buffer), 'first moments identical');
+  t.end();
+});
 
 t.test('the kernels are chosen, or not, with a reason', (t) => {
   t.match(installCpuKernels('tensorflow').description, /^matmul kernels: tfjs's own \(tensorflow brings its own\)$/);

@@ -12,6 +12,16 @@ export interface AdamOptions {
   epsilon?: number;
 }
 
+/** A faster whole-array Adam step with the same bits as Adam.span (native/blas.c), installed by src/backend/blas.ts. */
+export type DenseAdamKernel = (w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lrT: number, b1: number, b2: number, eps: number) => void;
+
+let denseKernel: DenseAdamKernel | null = null;
+
+/** Slots a dense Adam kernel in (null: back to the JavaScript loop); updateRows is unaffected. */
+export function setDenseAdamKernel(kernel: DenseAdamKernel | null): void {
+  denseKernel = kernel;
+}
+
 export class Adam implements Optimizer {
   readonly name = 'adam';
   /** First and second moments, one per weight; exposed for checkpointing. */
@@ -45,7 +55,9 @@ export class Adam implements Optimizer {
     if (w.length !== this.m.length || g.length !== w.length) {
       throw new RangeError(`Adam.updateDense: ${w.length} weights, ${g.length} grads, state of ${this.m.length}`);
     }
-    this.span(w, g, 0, 0, w.length, this.stepSize(lr, t));
+    const lrT = this.stepSize(lr, t);
+    if (denseKernel) denseKernel(w, g, this.m, this.v, lrT, this.beta1, this.beta2, this.epsilon);
+    else this.span(w, g, 0, 0, w.length, lrT);
   }
 
   /**
