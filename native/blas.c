@@ -6,6 +6,7 @@
  */
 #include <dlfcn.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,17 @@ static float *floats(napi_env env, napi_value v, size_t *length) {
   return (float *)data;
 }
 
+/* Fills argv with exactly n arguments; false (with a JS error pending) otherwise. */
+static bool get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *what) {
+  size_t argc = n;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc == n) return true;
+  char msg[128];
+  snprintf(msg, sizeof msg, "ddp_blas.%s: expected %zu arguments", what, n);
+  throw_error(env, msg);
+  return false;
+}
+
 static int int_arg(napi_env env, napi_value v) {
   int32_t x = 0;
   napi_get_value_int32(env, v, &x);
@@ -73,10 +85,8 @@ static int int_arg(napi_env env, napi_value v) {
 
 /* sgemm(transA, transB, m, n, k, a, b, c, beta): c = a' b' (+ beta c), row-major, a' is m x k, b' is k x n. */
 static napi_value js_sgemm(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
   napi_value argv[9];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 9) return throw_error(env, "ddp_blas.sgemm: expected 9 arguments");
+  if (!get_args(env, info, 9, argv, "sgemm")) return NULL;
   if (!sgemm) return throw_error(env, "ddp_blas.sgemm: no BLAS library loaded");
   bool ta, tb;
   napi_get_value_bool(env, argv[0], &ta);
@@ -122,10 +132,8 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
  * multiply-add), so both give the same bits; the compiler vectorises this one.
  */
 static napi_value js_adam(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
   napi_value argv[8];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 8) return throw_error(env, "ddp_blas.adam: expected 8 arguments");
+  if (!get_args(env, info, 8, argv, "adam")) return NULL;
   size_t lw, lg, lm, lv;
   float *w = floats(env, argv[0], &lw), *g = floats(env, argv[1], &lg), *m = floats(env, argv[2], &lm), *v = floats(env, argv[3], &lv);
   if (!w || !g || !m || !v) return NULL;

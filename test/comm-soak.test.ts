@@ -3,9 +3,9 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { SOAK_KINDS } from '../bench/soak.js';
 
 const BENCH = fileURLToPath(new URL('../dist/bench/soak.js', import.meta.url));
-const SOAK_KINDS = ['allreduce-sum', 'allreduce-mean', 'allgatherv', 'broadcast', 'barrier'];
 const OPS = 300;
 const SAMPLE_EVERY = 30;
 

@@ -96,21 +96,22 @@ export class PsSync extends AllreduceSync {
     const mine = this.mergeLocal(local);
     const w = this.dim + 1;
     // This rank's merged rows by owner: ids stay ascending within each part, as the server's merge expects.
-    const idsOf: number[][] = Array.from({ length: k }, () => []);
-    const at: number[][] = Array.from({ length: k }, () => []);
-    mine.ids.forEach((id, j) => {
-      const s = ownerOf(id, k);
-      idsOf[s].push(id);
-      at[s].push(j);
-    });
+    const owner = new Int32Array(mine.ids.length);
+    const sizes = new Int32Array(k);
+    for (let j = 0; j < mine.ids.length; j++) sizes[(owner[j] = ownerOf(mine.ids[j], k))]++;
+    const parts: SparseGrad[] = Array.from(sizes, (n) => ({ dim: w, ids: new Int32Array(n), counts: new Float32Array(n), rows: new Float32Array(n * w) }));
+    const filled = new Int32Array(k);
+    for (let j = 0; j < mine.ids.length; j++) {
+      const part = parts[owner[j]];
+      const i = filled[owner[j]]++;
+      part.ids[i] = mine.ids[j];
+      part.counts[i] = mine.counts[j];
+      for (let c = 0; c < w; c++) part.rows[i * w + c] = mine.rows[j * w + c];
+    }
     links.forEach((link, s) => {
-      const part: SparseGrad = { dim: w, ids: Int32Array.from(idsOf[s]), counts: new Float32Array(at[s].length), rows: new Float32Array(at[s].length * w) };
-      at[s].forEach((j, i) => {
-        part.counts[i] = mine.counts[j];
-        part.rows.set(mine.rows.subarray(j * w, j * w + w), i * w);
-      });
       const dense = frameOf(local.dense.subarray(link.lo, link.hi));
-      const sparse = Buffer.from(encodeSparse(part));
+      const encoded = encodeSparse(parts[s]); // a fresh payload: sent as it is, no copy
+      const sparse = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
       this.meter.bytes.dense += dense.length;
       this.meter.bytes.sparse += sparse.length;
       void this.send(link, [encodeHeader({ t: 'push', step: local.step }), dense, sparse]);
