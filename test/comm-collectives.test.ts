@@ -44,6 +44,11 @@ for (const [n, transport] of cases) {
 }
 
 for (const transport of TRANSPORTS) {
+  t.test(`over ${transport}: lanes run concurrently, each in its own order, with correct results`, async (t) => {
+    const ranks = await runGroup(t, { n: 3, scenario: 'lanes', env: () => ({ TEST_TRANSPORT: transport }), killAfterMs: 60_000 });
+    for (const { rank, result } of ranks) t.ok(result.ok && result.allreduceCalls === 4, `rank ${rank}: ${result.message ?? 'ok'}`);
+  });
+
   t.test(`over ${transport}: chunks that arrive before the receiver starts are kept and used`, async (t) => {
     const ranks = await runGroup(t, { n: 3, scenario: 'late', env: () => ({ TEST_TRANSPORT: transport }) });
     for (const { rank, result } of ranks) t.ok(result.ok && result.allreduceCalls === 9, `rank ${rank}: ${result.message ?? 'ok'}`);

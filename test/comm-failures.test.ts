@@ -40,6 +40,18 @@ for (const transport of TRANSPORTS) {
   });
 }
 
+t.test('lanes: a desync or an early close on lane 1 names the lane', async (t) => {
+  const desync = await runGroup(t, { n: 3, scenario: 'lane-desync', env: () => ({ DESYNC_RANK: '2' }), killAfterMs: 30_000 });
+  for (const { rank, result } of desync) {
+    t.equal(result.name, 'CollectiveError', `rank ${rank} failed`);
+    t.match(result.message, /^collective #2 mismatch: rank \d called \S+ on lane 1 but rank \d called \S+ on lane 1$/);
+    t.match(result.message, 'rank 2 called allgatherv on lane 1');
+  }
+  const uneven = await runGroup(t, { n: 2, scenario: 'lane-uneven', env: () => ({ TEST_COLLECTIVE_TIMEOUT_MS: '20000' }), killAfterMs: 15_000 });
+  t.ok(uneven[0].result.ok, 'rank 0 finished');
+  t.match(uneven[1].result.message, /^rank 0 closed its communicator after collective #0 of lane 1, but rank 1 waits for it in collective #1 allreduce\(len=10,sum\) on lane 1/);
+});
+
 t.test('tcp: a rank killed mid-job: the others fail at once naming it, not at the collective timeout', async (t) => {
   const start = Date.now();
   const ranks = await runGroup(t, { n: 3, scenario: 'die', env: () => ({ DIE_RANK: '2', TEST_COLLECTIVE_TIMEOUT_MS: '60000' }), killAfterMs: 30_000 });

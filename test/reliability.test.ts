@@ -141,7 +141,7 @@ t.test('--transport zmq: a stranger pushing garbage and forged headers is droppe
     t.teardown(() => push.close());
     push.connect(`tcp://127.0.0.1:${port}`);
     push.connect(`tcp://127.0.0.1:${port + 1}`);
-    const forged = encode({ type: 'data', from: 5, op: { seq: 1, kind: 'allreduce', detail: 'x' }, index: 0 });
+    const forged = encode({ type: 'data', from: 5, op: { lane: 0, seq: 1, kind: 'allreduce', detail: 'x' }, index: 0 });
     for (const frames of [[randomBytes(100)], [randomBytes(50), randomBytes(50)], [forged, Buffer.alloc(8)], [Buffer.from('a'), Buffer.from('b'), Buffer.from('c')]]) {
       await push.send(frames).catch(() => undefined); // with --secure the handshake never completes: nothing leaves
     }

@@ -8,6 +8,9 @@ export const COLLECTIVE_KINDS: readonly CollectiveKind[] = ['allreduce', 'allgat
 
 export type ReduceOp = 'sum' | 'mean';
 
+/** Lanes a group may use (see Communicator.lane): few, so a peer's header cannot make a rank allocate. */
+export const MAX_LANES = 8;
+
 /** Traffic of one collective kind, so reports can split dense (allreduce) from sparse (allgatherv) bytes. */
 export interface KindStats {
   calls: number;
@@ -34,6 +37,14 @@ export interface Communicator {
   /** Returns root's `buf` on every rank (root gets `buf` itself); other ranks' `buf` is ignored. */
   broadcast(buf: Uint8Array, root: number): Promise<Uint8Array>;
   barrier(): Promise<void>;
+  /**
+   * This group on lane `id` (0 = the lane the group starts on; at most MAX_LANES). Each lane runs its
+   * collectives one at a time, in call order; collectives on different lanes run concurrently over the same
+   * connections, like two NCCL communicators on two streams. So a strategy can all-gather sparse rows while
+   * its dense all-reduce travels. Every rank must issue the same collectives, in the same order, on each lane.
+   * Lanes share `stats`; closing any lane closes the group.
+   */
+  lane(id: number): Communicator;
   /** Live counters, updated by every call. */
   readonly stats: CommStats;
   close(): Promise<void>;
@@ -58,6 +69,10 @@ export function countReceived(stats: CommStats, kind: CollectiveKind, bytes: num
 /** Runtime check for callers outside TypeScript: a typo like 'avg' must not silently sum. */
 export function checkReduceOp(op: string): asserts op is ReduceOp {
   if (op !== 'sum' && op !== 'mean') throw new TypeError(`allreduce op must be 'sum' or 'mean', got '${op}'`);
+}
+
+export function checkLane(id: number): void {
+  if (!Number.isInteger(id) || id < 0 || id >= MAX_LANES) throw new RangeError(`lane ${id} is not a lane (0..${MAX_LANES - 1})`);
 }
 
 export function checkRoot(root: number, size: number): void {

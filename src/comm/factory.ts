@@ -7,7 +7,7 @@ import type { Communicator } from './communicator.js';
 import { curveKeysFromToken } from './curve.js';
 import { LocalCommunicator } from './local.js';
 import { UserError } from '../util/errors.js';
-import { PeerCommunicator } from './peer-communicator.js';
+import { peerCommunicator } from './peer-communicator.js';
 import { TcpTransport } from './tcp-transport.js';
 import type { TransportName } from './transport.js';
 import { ZmqTransport } from './zmq-transport.js';
@@ -32,7 +32,7 @@ export interface CommunicatorOptions {
   /** CURVE on every ZeroMQ socket (keys from the job token); needs transport 'zmq'. */
   secure?: boolean;
   collectiveTimeoutMs?: number;
-  /** See PeerCommunicatorOptions. */
+  /** See PeerCommunicatorOptions (peer-communicator.ts). */
   stallWarningMs?: number;
   rendezvousTimeoutMs?: number;
   /** Serve the rendezvous at MASTER_ADDR:MASTER_PORT. Default: rank 0 does; pass false if a launcher serves it. */
@@ -73,7 +73,7 @@ export async function createCommunicator(opts: CommunicatorOptions): Promise<Com
     const registration = { rank, worldSize, host, port: transport.port, fingerprint: opts.fingerprint, version, token };
     const table = await register(`tcp://${master}:${masterPort}`, registration, timeoutMs, curve);
     transport.connect(table.peers);
-    return new PeerCommunicator(rank, worldSize, table.ring, transport, {
+    return peerCommunicator(rank, worldSize, table.ring, transport, {
       collectiveTimeoutMs: opts.collectiveTimeoutMs ?? DEFAULT_COLLECTIVE_TIMEOUT_MS,
       stallWarningMs: opts.stallWarningMs,
       warn: log,

@@ -1,4 +1,4 @@
-import { checkReduceOp, checkRoot, createStats, type Communicator, type CollectiveKind, type ReduceOp } from './communicator.js';
+import { checkLane, checkReduceOp, checkRoot, createStats, type Communicator, type CollectiveKind, type ReduceOp } from './communicator.js';
 
 /** World size 1: every collective is the identity and moves zero bytes, so the trainer needs no special case. */
 export class LocalCommunicator implements Communicator {
@@ -24,6 +24,12 @@ export class LocalCommunicator implements Communicator {
 
   async barrier(): Promise<void> {
     this.count('barrier');
+  }
+
+  /** One rank has nothing to wait for, so every lane is this communicator. */
+  lane(id: number): Communicator {
+    checkLane(id);
+    return this;
   }
 
   async close(): Promise<void> {}

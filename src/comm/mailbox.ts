@@ -171,7 +171,7 @@ export class Mailbox {
   private closedError(src: number): CollectiveError {
     const op = this.current!;
     return new CollectiveError(
-      `rank ${src} closed its communicator after collective #${this.closedAfter[src]}, but rank ${this.rank} ` +
+      `rank ${src} closed its communicator after collective #${this.closedAfter[src]}${op.lane ? ` of lane ${op.lane}` : ''}, but rank ${this.rank} ` +
         `waits for it in collective #${op.seq} ${describe(op)} (did ranks run different numbers of steps?)`,
     );
   }

@@ -1,17 +1,21 @@
 /**
- * A Communicator over any Transport: numbers the collectives, runs them one at a time in call order, checks
- * every message against what this rank called, and turns desyncs, timeouts and vanished peers into one
- * CollectiveError that reaches every rank (like NCCL's communicator abort) instead of a hang.
+ * A Communicator over any Transport: numbers the collectives of each lane, runs a lane's collectives one at a
+ * time in call order (lanes run concurrently), checks every message against what this rank called, and turns
+ * desyncs, timeouts and vanished peers into one CollectiveError that reaches every rank (like NCCL's
+ * communicator abort) instead of a hang.
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  checkLane,
   checkReduceOp,
   checkRoot,
   countReceived,
   countSent,
   createStats,
+  MAX_LANES,
   type CollectiveKind,
+  type CommStats,
   type Communicator,
   type ReduceOp,
 } from './communicator.js';
@@ -42,20 +46,90 @@ const EMPTY = Buffer.alloc(0);
 
 type Status = Extract<Message, { type: 'status' }>;
 
-export class PeerCommunicator implements Communicator {
+/** Status queries of different lanes may be out at once. */
+const replyKey = (peer: number, lane: number): number => peer * MAX_LANES + lane;
+
+/** The group's lane 0, after a rendezvous gave every rank the same ring. */
+export function peerCommunicator(
+  rank: number,
+  size: number,
+  ring: readonly number[],
+  transport: Transport,
+  options: PeerCommunicatorOptions,
+): Communicator {
+  return new PeerGroup(rank, size, ring, transport, options).lane(0);
+}
+
+/** One lane of a group: what its collectives use, one collective at a time. */
+class Lane implements Communicator {
+  readonly mailbox: Mailbox;
+  /** Seq of the last collective called on this lane (the first one is #1). */
+  issued = 0;
+  queue: Promise<unknown> = Promise.resolve();
+  /** OpContext.scratch of the lane's running collective. */
+  scratch = new Uint8Array(0);
+
+  constructor(
+    private readonly group: PeerGroup,
+    readonly id: number,
+  ) {
+    this.mailbox = new Mailbox(group.rank, group.size);
+  }
+
+  get rank(): number {
+    return this.group.rank;
+  }
+
+  get size(): number {
+    return this.group.size;
+  }
+
+  get stats(): CommStats {
+    return this.group.stats;
+  }
+
+  allreduce(buf: Float32Array, op: ReduceOp): Promise<void> {
+    checkReduceOp(op);
+    return this.group.run(this, 'allreduce', `len=${buf.length},${op}`, (ctx) => ringAllreduce(ctx, buf, op === 'mean'));
+  }
+
+  allgatherv(payload: Uint8Array): Promise<Uint8Array[]> {
+    return this.group.run(this, 'allgatherv', '', (ctx) => allgatherv(ctx, payload));
+  }
+
+  broadcast(buf: Uint8Array, root: number): Promise<Uint8Array> {
+    checkRoot(root, this.size);
+    return this.group.run(this, 'broadcast', `root=${root}`, (ctx) => broadcast(ctx, buf, root));
+  }
+
+  barrier(): Promise<void> {
+    return this.group.run(this, 'barrier', '', barrier);
+  }
+
+  lane(id: number): Communicator {
+    return this.group.lane(id);
+  }
+
+  close(): Promise<void> {
+    return this.group.close();
+  }
+}
+
+class PeerGroup {
   readonly stats = createStats();
-  private readonly mailbox: Mailbox;
+  /** Created on first use, here or by a peer's message, so a peer may start a lane before this rank does. */
+  private readonly lanes: Lane[] = [];
   private readonly peers: number[];
-  /** Seq of the last collective called (the first one is #1). */
-  private issued = 0;
-  private queue: Promise<unknown> = Promise.resolve();
   private failure: CollectiveError | null = null;
   private closed = false;
+  private closing: Promise<void> | null = null;
+  /** By replyKey. */
   private readonly statusReplies = new Map<number, (s: Status) => void>();
   /** Peers that closed or failed: they need nothing more from this rank. */
   private readonly finished = new Set<number>();
+  /** Peers that closed normally: the last collective of each lane they called. */
+  private readonly closedPeers = new Map<number, number[]>();
   private allFinished = (): void => undefined;
-  private scratch = new Uint8Array(0);
 
   constructor(
     readonly rank: number,
@@ -64,7 +138,6 @@ export class PeerCommunicator implements Communicator {
     private readonly transport: Transport,
     private readonly options: PeerCommunicatorOptions,
   ) {
-    this.mailbox = new Mailbox(rank, size);
     this.peers = Array.from({ length: size }, (_, r) => r).filter((r) => r !== rank);
     transport.listen({
       message: (header, data) => this.onMessage(header, data),
@@ -79,34 +152,30 @@ export class PeerCommunicator implements Communicator {
     });
   }
 
-  allreduce(buf: Float32Array, op: ReduceOp): Promise<void> {
-    checkReduceOp(op);
-    return this.run('allreduce', `len=${buf.length},${op}`, (ctx) => ringAllreduce(ctx, buf, op === 'mean'));
+  lane(id: number): Lane {
+    checkLane(id);
+    let lane = this.lanes[id];
+    if (!lane) {
+      lane = this.lanes[id] = new Lane(this, id);
+      if (this.failure) lane.mailbox.fail(this.failure);
+      for (const [peer, seqs] of this.closedPeers) lane.mailbox.peerClosed(peer, seqs[id] ?? 0);
+    }
+    return lane;
   }
 
-  allgatherv(payload: Uint8Array): Promise<Uint8Array[]> {
-    return this.run('allgatherv', '', (ctx) => allgatherv(ctx, payload));
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
   }
 
-  broadcast(buf: Uint8Array, root: number): Promise<Uint8Array> {
-    checkRoot(root, this.size);
-    return this.run('broadcast', `root=${root}`, (ctx) => broadcast(ctx, buf, root));
-  }
-
-  barrier(): Promise<void> {
-    return this.run('barrier', '', barrier);
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
+  private async shutdown(): Promise<void> {
     this.closed = true;
-    const { op } = this.mailbox.status();
     // A failed rank repeats its failure: peers must learn the cause, not just that this rank went away.
     const farewell: Message = this.failure
       ? { type: 'abort', from: this.rank, reason: this.failure.message }
-      : { type: 'closed', from: this.rank, seq: op?.seq ?? 0 };
+      : { type: 'closed', from: this.rank, seqs: Array.from(this.lanes, (l) => l?.mailbox.status().op?.seq ?? 0) };
     for (const peer of this.peers) this.post(peer, farewell);
-    this.mailbox.fail(new CollectiveError(`rank ${this.rank}: the communicator is closed`));
+    for (const lane of this.lanes) lane?.mailbox.fail(new CollectiveError(`rank ${this.rank}: the communicator is closed`));
     // Ranks usually close together: once a peer's farewell is in, messages still queued for it can be dropped
     // instead of holding up exit.
     if (this.finished.size < this.peers.length) {
@@ -116,39 +185,39 @@ export class PeerCommunicator implements Communicator {
   }
 
   /** Seq numbers are taken at call time, so collectives issued without awaiting still run in call order. */
-  private run<T>(kind: CollectiveKind, detail: string, body: (ctx: OpContext) => Promise<T>): Promise<T> {
-    const op: OpId = { seq: ++this.issued, kind, detail };
-    const result = this.queue.then(() => this.execute(op, body));
-    this.queue = result.catch(() => undefined);
+  run<T>(lane: Lane, kind: CollectiveKind, detail: string, body: (ctx: OpContext) => Promise<T>): Promise<T> {
+    const op: OpId = { lane: lane.id, seq: ++lane.issued, kind, detail };
+    const result = lane.queue.then(() => this.execute(lane, op, body));
+    lane.queue = result.catch(() => undefined);
     return result;
   }
 
-  private async execute<T>(op: OpId, body: (ctx: OpContext) => Promise<T>): Promise<T> {
+  private async execute<T>(lane: Lane, op: OpId, body: (ctx: OpContext) => Promise<T>): Promise<T> {
     if (this.failure) throw this.failure;
     if (this.closed) throw new CollectiveError(`rank ${this.rank}: collective #${op.seq} ${describe(op)} called after close()`);
     const started = performance.now();
     const kindStats = this.stats.byKind[op.kind];
     kindStats.calls++;
-    const timer = setTimeout(() => void this.timedOut(op), this.options.collectiveTimeoutMs);
+    const timer = setTimeout(() => void this.timedOut(lane, op), this.options.collectiveTimeoutMs);
     const { collectiveTimeoutMs, stallWarningMs = Math.min(collectiveTimeoutMs / 4, 60_000) } = this.options;
     // Only when there is time for it: its status query must be over before the timeout's own.
-    const stall = stallWarningMs + STATUS_WAIT_MS < collectiveTimeoutMs ? setTimeout(() => void this.stalled(op, stallWarningMs), stallWarningMs) : undefined;
+    const stall = stallWarningMs + STATUS_WAIT_MS < collectiveTimeoutMs ? setTimeout(() => void this.stalled(lane, op, stallWarningMs), stallWarningMs) : undefined;
     try {
-      const early = this.mailbox.begin(op);
+      const early = lane.mailbox.begin(op);
       if (early) throw early;
-      return await body(this.context(op));
+      return await body(this.context(lane, op));
     } catch (err) {
       this.fail(err instanceof CollectiveError ? err : new CollectiveError(`rank ${this.rank}: ${(err as Error).message}`), true);
       throw this.failure;
     } finally {
       clearTimeout(timer);
       clearTimeout(stall);
-      this.mailbox.end();
+      lane.mailbox.end();
       kindStats.seconds += (performance.now() - started) / 1000;
     }
   }
 
-  private context(op: OpId): OpContext {
+  private context(lane: Lane, op: OpId): OpContext {
     const sent = new Array<number>(this.size).fill(0);
     return {
       rank: this.rank,
@@ -158,11 +227,11 @@ export class PeerCommunicator implements Communicator {
         const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         return this.post(dst, { type: 'data', from: this.rank, op, index: sent[dst]++ }, data);
       },
-      take: (src) => this.mailbox.take(src),
-      receiveInto: (src, index, into) => this.mailbox.post(src, index, into),
+      take: (src) => lane.mailbox.take(src),
+      receiveInto: (src, index, into) => lane.mailbox.post(src, index, into),
       scratch: (bytes) => {
-        if (this.scratch.byteLength < bytes) this.scratch = new Uint8Array(bytes);
-        return this.scratch;
+        if (lane.scratch.byteLength < bytes) lane.scratch = new Uint8Array(bytes);
+        return lane.scratch;
       },
     };
   }
@@ -171,7 +240,7 @@ export class PeerCommunicator implements Communicator {
   private destination(header: Buffer, length: number): Buffer | null {
     try {
       const msg = decode(header);
-      return msg.type === 'data' ? this.mailbox.destination(msg.from, msg.op, msg.index, length) : null;
+      return msg.type === 'data' ? this.lane(msg.op.lane).mailbox.destination(msg.from, msg.op, msg.index, length) : null;
     } catch {
       return null; // reported by onMessage
     }
@@ -202,7 +271,7 @@ export class PeerCommunicator implements Communicator {
       case 'data': {
         countReceived(this.stats, msg.op.kind, header.length + data.length);
         const env: Envelope = { from: msg.from, op: msg.op, index: msg.index, data };
-        const err = this.mailbox.deliver(env);
+        const err = this.lane(msg.op.lane).mailbox.deliver(env);
         if (err) this.fail(err, true);
         break;
       }
@@ -212,15 +281,18 @@ export class PeerCommunicator implements Communicator {
         break;
       case 'closed': {
         this.peerFinished(msg.from);
-        const err = this.mailbox.peerClosed(msg.from, msg.seq);
+        // A lane the peer never used counts as closed after #0; a lane this rank never used has nothing waiting.
+        this.closedPeers.set(msg.from, msg.seqs);
+        let err: CollectiveError | null = null;
+        this.lanes.forEach((lane, id) => (err ??= lane.mailbox.peerClosed(msg.from, msg.seqs[id] ?? 0)));
         if (err) this.fail(err, true);
         break;
       }
       case 'status?':
-        this.post(msg.from, { type: 'status', from: this.rank, ...this.mailbox.status() });
+        this.post(msg.from, { type: 'status', from: this.rank, lane: msg.lane, ...this.lane(msg.lane).mailbox.status() });
         break;
       case 'status':
-        this.statusReplies.get(msg.from)?.(msg);
+        this.statusReplies.get(replyKey(msg.from, msg.lane))?.(msg);
         break;
     }
   }
@@ -234,7 +306,7 @@ export class PeerCommunicator implements Communicator {
   private fail(err: CollectiveError, propagate: boolean): void {
     if (this.failure) return;
     this.failure = err;
-    this.mailbox.fail(err);
+    for (const lane of this.lanes) lane?.mailbox.fail(err);
     if (propagate && !this.closed) for (const peer of this.peers) this.post(peer, { type: 'abort', from: this.rank, reason: err.message });
   }
 
@@ -251,10 +323,10 @@ export class PeerCommunicator implements Communicator {
   }
 
   /** Still running after `ms`: says who it waits for, and goes on waiting until the timeout. */
-  private async stalled(op: OpId, ms: number): Promise<void> {
-    const missing = await this.whoIsMissing(op);
+  private async stalled(lane: Lane, op: OpId, ms: number): Promise<void> {
+    const missing = await this.whoIsMissing(lane, op);
     if (!missing) return; // finished or failed meanwhile
-    const who = missing.length ? `ranks that did not arrive: ${missing.join(', ')}` : `every rank arrived; waiting for data from rank(s) ${this.mailbox.waitingOn().join(', ')}`;
+    const who = missing.length ? `ranks that did not arrive: ${missing.join(', ')}` : `every rank arrived; waiting for data from rank(s) ${lane.mailbox.waitingOn().join(', ')}`;
     this.warn(
       `warning: collective #${op.seq} ${describe(op)} on rank ${this.rank} has waited ${(ms / 1000).toFixed(1)} s; ${who}; ` +
         `failing after ${(this.options.collectiveTimeoutMs / 1000).toFixed(0)} s (--collective-timeout)`,
@@ -262,9 +334,9 @@ export class PeerCommunicator implements Communicator {
   }
 
   /** Asks every peer where it is, so the error names who did not arrive rather than just who is upstream. */
-  private async timedOut(op: OpId): Promise<void> {
-    const waitingOn = this.mailbox.waitingOn();
-    const missing = await this.whoIsMissing(op);
+  private async timedOut(lane: Lane, op: OpId): Promise<void> {
+    const waitingOn = lane.mailbox.waitingOn();
+    const missing = await this.whoIsMissing(lane, op);
     if (!missing) return;
     const what = `collective #${op.seq} ${describe(op)} timed out after ${this.options.collectiveTimeoutMs} ms on rank ${this.rank}`;
     this.fail(
@@ -278,20 +350,20 @@ export class PeerCommunicator implements Communicator {
   }
 
   /** The peers that have not reached collective `op`, described; null if `op` finished or failed meanwhile. */
-  private async whoIsMissing(op: OpId): Promise<string[] | null> {
+  private async whoIsMissing(lane: Lane, op: OpId): Promise<string[] | null> {
     const replies = new Map<number, Status>();
     const all = new Promise<void>((resolve) => {
       for (const peer of this.peers) {
-        this.statusReplies.set(peer, (s) => {
+        this.statusReplies.set(replyKey(peer, lane.id), (s) => {
           replies.set(peer, s);
           if (replies.size === this.peers.length) resolve();
         });
-        this.post(peer, { type: 'status?', from: this.rank });
+        this.post(peer, { type: 'status?', from: this.rank, lane: lane.id });
       }
     });
     await Promise.race([all, sleep(STATUS_WAIT_MS)]);
-    this.statusReplies.clear();
-    const { running, op: now } = this.mailbox.status();
+    for (const peer of this.peers) this.statusReplies.delete(replyKey(peer, lane.id));
+    const { running, op: now } = lane.mailbox.status();
     if (this.failure || !running || now?.seq !== op.seq) return null;
     return this.peers.flatMap((peer) => {
       const s = replies.get(peer);

@@ -3,6 +3,9 @@ import { decodeSparse, encodeSparse, mergeRows, mergeSparse, type SparseGrad } f
 import { Meter } from './meter.js';
 import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
 
+/** Embedding rows travel on their own lane, beside the dense all-reduce on lane 0. */
+const SPARSE_LANE = 1;
+
 /**
  * The default strategy: dense gradients summed by ring all-reduce; embedding gradients merged per ID
  * locally, all-gathered as (ids, counts, rows) and merged again, so CowClip sees global counts.
@@ -24,9 +27,9 @@ export class AllreduceSync implements SyncStrategy {
   }
 
   async exchange(local: LocalGrads): Promise<GlobalGrads> {
+    const dense = this.startDense(local);
     const mine = this.mergeLocal(local);
-    await this.meter.allreduce('dense', local.dense);
-    return { dense: local.dense, embed: { ...unpack(await this.gatherMerge(mine), this.dim), step: local.step }, localUnique: mine.ids.length };
+    return { dense: local.dense, embed: { ...unpack(await this.gatherMerge(dense, mine), this.dim), step: local.step }, localUnique: mine.ids.length };
   }
 
   /** This rank's rows merged per ID, as packed [field | first-order] rows of d + 1 values. */
@@ -43,10 +46,13 @@ export class AllreduceSync implements SyncStrategy {
     return mergeRows(local.ids, null, packed.subarray(0, n * w), w);
   }
 
-  /** Starts the all-gather of this rank's merged rows; resolves to every rank's rows, in rank order. */
+  /**
+   * Starts the all-gather of this rank's merged rows on the sparse lane, so it never queues behind a dense
+   * all-reduce; resolves to every rank's rows, in rank order.
+   */
   protected startGather(mine: SparseGrad): Promise<SparseGrad[]> {
     if (this.comm.size === 1) return Promise.resolve([mine]);
-    return this.meter.start('sparse', 'allgatherv', (c) => c.allgatherv(encodeSparse(mine))).then((parts) => parts.map(decodeSparse));
+    return this.meter.start('sparse', 'allgatherv', (c) => c.lane(SPARSE_LANE).allgatherv(encodeSparse(mine))).then((parts) => parts.map(decodeSparse));
   }
 
   /** Merges all-gathered rows per ID (rank order: identical on every rank). */
@@ -54,9 +60,15 @@ export class AllreduceSync implements SyncStrategy {
     return parts.length === 1 ? parts[0] : mergeSparse(parts, this.dim + 1);
   }
 
-  /** Every rank's merged rows, all-gathered and merged again. */
-  protected async gatherMerge(mine: SparseGrad): Promise<SparseGrad> {
-    return this.mergeGathered(await this.meter.wait(this.startGather(mine)));
+  /** Starts summing the dense gradients on lane 0: they travel while this rank merges its embedding rows. */
+  protected startDense(local: LocalGrads): Promise<void> {
+    return this.meter.start('dense', 'allreduce', (c) => c.allreduce(local.dense, 'sum'));
+  }
+
+  /** All-gathers `mine` (on the sparse lane, beside the dense all-reduce) and merges every rank's rows again. */
+  protected async gatherMerge(dense: Promise<void>, mine: SparseGrad): Promise<SparseGrad> {
+    const [, parts] = await this.meter.wait(Promise.all([dense, this.startGather(mine)]));
+    return this.mergeGathered(parts);
   }
 }
 

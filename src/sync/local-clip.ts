@@ -24,6 +24,7 @@ export class LocalClipSync extends AllreduceSync {
   override async exchange(local: LocalGrads): Promise<GlobalGrads> {
     const n = this.comm.size;
     const w = this.dim + 1;
+    const dense = this.startDense(local);
     const mine = this.mergeLocal(local);
     // Rows hold sum/B_global; a rank alone would clip sum/(B/N), i.e. N times that, and the mean of N such
     // rows is their sum / N: scale up, clip the field part (first-order never clipped), scale back.
@@ -33,7 +34,6 @@ export class LocalClipSync extends AllreduceSync {
     for (let j = 0; j < mine.ids.length; j++) {
       for (let k = 0; k < this.dim; k++) mine.rows[j * w + k] = field.rows[j * this.dim + k] / n;
     }
-    await this.meter.allreduce('dense', local.dense);
-    return { dense: local.dense, embed: { ...unpack(await this.gatherMerge(mine), this.dim), step: local.step, clipped: true }, localUnique: mine.ids.length };
+    return { dense: local.dense, embed: { ...unpack(await this.gatherMerge(dense, mine), this.dim), step: local.step, clipped: true }, localUnique: mine.ids.length };
   }
 }

@@ -8,9 +8,8 @@ export type Traffic = 'dense' | 'sparse';
  * kind does not say: the `dense` strategy all-reduces embedding tables), and the seconds spent waiting.
  *
  * Bytes are the change of the communicator's counter for the call's kind between the call and its completion.
- * The communicator runs collectives one at a time in call order, so this is exact as long as no other
- * collective of the same kind is in flight meanwhile (true of every strategy here: hybrid's overlapped
- * exchange is the only all-gather outstanding while its dense all-reduce runs).
+ * Lanes run concurrently, so this is exact as long as no other collective of the same kind is in flight
+ * meanwhile (true of every strategy here: the sparse lane carries all-gathers, the dense lane all-reduces).
  */
 export class Meter {
   readonly bytes: Record<Traffic, number> = { dense: 0, sparse: 0 };
