@@ -1,5 +1,6 @@
-// The native OpenBLAS matmul kernels (src/backend/blas.ts) against tfjs's own, on the wasm and cpu backends:
-// every transpose combination, batches, broadcasting, fused bias + ReLU; and the fallbacks and reasons.
+// The native kernels (src/backend/blas.ts) against tfjs's own, on the wasm and cpu backends: matmuls in every
+// transpose combination, batches, broadcasting, fused bias + ReLU; transposes, splits, concats and identity,
+// and gradients through them; and the fallbacks and reasons.
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import t from 'tap';
@@ -43,6 +44,27 @@ function cases(): [string, () => tf.Tensor, (() => tf.Tensor)?][] {
     ['fused bias linear, b^T', () => tf.fused.matMul({ a: x, b: yt, transposeB: true, bias }), () => tf.add(tf.matMul(x, yt, false, true), bias)],
     ['fused elu (falls back)', () => tf.fused.matMul({ a: x, b: y, bias, activation: 'elu' })],
     ['empty', () => tf.matMul(tf.zeros([0, 29]), y)],
+    ['transpose 2-D', () => tf.transpose(x)],
+    ['transpose 1024 x 400 (power-of-two stride)', () => tf.transpose(tf.randomNormal([1024, 400], 0, 1, 'float32', 9))],
+    ['transpose last two axes', () => tf.transpose(b3, [0, 2, 1])],
+    ['transpose other perm (falls back)', () => tf.transpose(b3, [1, 0, 2])],
+    ['split axis 1, sizes', () => tf.concat(tf.split(x, [16, -1], 1).map((p) => p.reshape([-1])))],
+    ['split axis 0, count', () => tf.stack(tf.split(b3, 2, 0))],
+    ['split 3-D axis 1', () => tf.concat(tf.split(b3, [30, 7], 1).map((p) => p.reshape([-1])))],
+    ['concat axis 1, with an empty part', () => tf.concat([x, tf.zeros([37, 0]), tf.matMul(x, y), x], 1)],
+    ['concat axis 0', () => tf.concat([x, x.mul(2)], 0)],
+    ['concat 3-D axis 2', () => tf.concat([b3, b3.neg()], 2)],
+    ['identity outlives its input', () => tf.tidy(() => {
+      const src = x.add(1);
+      const copy = tf.clone(src);
+      src.dispose();
+      return copy.add(0);
+    })],
+    ['gradient through concat, transpose, matmul', () => {
+      const z = tf.randomNormal([37, 5], 0, 1, 'float32', 10);
+      const f = (a: tf.Tensor) => tf.sum(tf.square(tf.matMul(tf.transpose(tf.concat([a, a.square()], 1)) as tf.Tensor2D, z)));
+      return tf.grad(f)(x);
+    }],
   ];
 }
 
@@ -53,7 +75,8 @@ for (const backend of ['wasm', 'cpu']) {
     const ref = cases().map(([name, f, unfused]) => [name, tf.tidy(() => (unfused ?? f)().dataSync().slice() as Float32Array)] as const);
     const choice = installCpuKernels(backend, { LOCAL_WORLD_SIZE: '1' });
     t.teardown(() => choice.restore());
-    t.match(choice.description, new RegExp(`^matmul kernels: OpenBLAS sgemm \\(libopenblas.*\\) for BatchMatMul, _FusedMatMul on ${backend}; native dense Adam$`));
+    const identity = backend === 'wasm' ? '; zero-copy Identity' : '';
+    t.match(choice.description, new RegExp(`^native kernels on ${backend}: OpenBLAS sgemm \\(libopenblas.*\\) for BatchMatMul, _FusedMatMul; tiled Transpose; block-copy SplitV, Concat${identity}; dense Adam$`));
     const got = cases().map(([, f]) => tf.tidy(() => f().dataSync().slice() as Float32Array));
     ref.forEach(([name, r], i) => {
       t.equal(got[i].length, r.length, `${name}: shape`);
@@ -83,8 +106,8 @@ t.test('the native dense Adam step gives the same bits as the JavaScript loop', 
 });
 
 t.test('the kernels are chosen, or not, with a reason', (t) => {
-  t.match(installCpuKernels('tensorflow').description, /^matmul kernels: tfjs's own \(tensorflow brings its own\)$/);
-  t.match(installCpuKernels('wasm', { DDP_BLAS: 'off' }).description, /^matmul kernels: tfjs's own \(disabled by DDP_BLAS=off\)$/);
+  t.match(installCpuKernels('tensorflow').description, /^native kernels: none, tfjs's own run \(tensorflow brings its own\)$/);
+  t.match(installCpuKernels('wasm', { DDP_BLAS: 'off' }).description, /^native kernels: none, tfjs's own run \(disabled by DDP_BLAS=off\)$/);
   if (typeof native !== 'string') {
     const choice = installCpuKernels('wasm', { DDP_BLAS_LIB: '/nonexistent/libblas.so' });
     t.teardown(() => choice.restore());
