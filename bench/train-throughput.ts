@@ -36,6 +36,7 @@ import { loadData } from '../src/data/load.js';
 import { V1_VOCAB_SIZES } from '../src/data/synthetic.js';
 import type { Hyper } from '../src/optim/schedule.js';
 import { train, type TrainResult } from '../src/train/trainer.js';
+import { createLogger } from '../src/util/log.js';
 import { benchScript, findPython, loadavgNow, machineInfo, markdownTable, median, pythonCandidates, splitList, type Python } from './common.js';
 
 const SAMPLES_PER_REPEAT = 49_152;
@@ -232,7 +233,8 @@ async function main(): Promise<void> {
   const torchThreads = torch ? [...new Set([threads, ...(values['no-all-cores'] ? [] : [allCores])])] : [];
 
   const comm = new LocalCommunicator();
-  const run = (cfg: TrainConfig, steps: number) => train({ ...cfg, steps }, data, comm, log);
+  const trainLog = createLogger('info', log, log);
+  const run = (cfg: TrainConfig, steps: number) => train({ ...cfg, steps }, data, comm, { log: trainLog });
   const cases: Case[] = [];
   // Ascending batch order, so each case's RSS (taken after its warm-up) is the footprint up to that batch.
   for (const batch of batches) {

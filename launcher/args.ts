@@ -1,7 +1,9 @@
+import { CONFIG_FLAG } from '../src/config/config-file.js';
 import type { FlagSpec } from '../src/config/flags.js';
 
 /** Flags of the launcher itself (torchrun names); every other flag is a training flag for the workers. */
 export const LAUNCH_FLAGS: readonly FlagSpec[] = [
+  CONFIG_FLAG, // expanded by cli.ts before anything else, so it never reaches splitArgs or the workers
   { group: 'Launcher', name: 'nproc-per-node', alias: 'n', type: 'int', default: 1, min: 1, max: 512, help: 'worker processes on this host (one per GPU, or per CPU slot)' },
   { group: 'Launcher', name: 'nnodes', type: 'int', default: 1, min: 1, help: 'hosts in the job' },
   { group: 'Launcher', name: 'node-rank', type: 'int', default: 0, min: 0, help: 'index of this host' },

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expandConfig } from '../src/config/config-file.js';
 import { parseFlags, formatHelp } from '../src/config/flags.js';
 import { packageVersion } from '../src/util/version.js';
 import { LAUNCH_FLAGS, splitArgs, withoutFlag } from './args.js';
@@ -13,24 +14,35 @@ import { freePort } from '../src/util/net.js';
 import { detectGpus, cudaDevicesFor } from './gpus.js';
 import { supervise, type WorkerSpec } from './supervisor.js';
 
-const USAGE = `usage: ddp-launch -n N [launcher flags] [training flags]
+const USAGE = `usage: ddp-launch [--config FILE] -n N [launcher flags] [training flags]
 
 Starts N worker processes on this host (torchrun-style environment: RANK, LOCAL_RANK, WORLD_SIZE,
 LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), each training a replica of a CTR model on its shard of
-every global batch. If any worker fails, all are stopped and the failing rank is reported.`;
+every global batch. If any worker fails, all are stopped and the failing rank is reported.
+
+Flags may also come from --config FILE, a JSON object {"flag-name": value, ...}; flags on the command line
+override the file, and a flag given twice takes its last value.`;
+
+/** Every flag ddp-launch accepts: its own, the comparison's, and the training flags it forwards to the workers. */
+const ALL_FLAGS = [...LAUNCH_FLAGS, ...COMPARE_FLAGS, ...TRAIN_FLAGS];
 
 async function main(argv: string[]): Promise<number> {
-  const { launch, train } = splitArgs(argv);
-  const { flags } = parseFlags(LAUNCH_FLAGS, launch);
+  // The file becomes plain flags here, so workers (possibly on hosts without the file) never see it.
+  const expanded = expandConfig(argv, ALL_FLAGS);
+  // All flags checked at once: a misspelt launcher flag is matched against every name, not just the training flags.
+  const { flags } = parseFlags(ALL_FLAGS, expanded);
   if (flags.help) {
-    console.log(`${USAGE}\n${formatHelp(LAUNCH_FLAGS)}\n${formatHelp(COMPARE_FLAGS)}\n${formatHelp(TRAIN_FLAGS)}`);
+    console.log(`${USAGE}\n${formatHelp(ALL_FLAGS)}`);
     return 0;
   }
   if (flags.version) {
     console.log(packageVersion());
     return 0;
   }
-  if (compareRequested(argv)) return runCompare(argv); // the same job once per sync strategy (launcher/compare.ts)
+  if (compareRequested(expanded)) return runCompare(expanded); // the same job once per sync strategy (launcher/compare.ts)
+  const stray = expanded.find((a) => COMPARE_FLAGS.some((f) => a === `--${f.name}` || a.startsWith(`--${f.name}=`)));
+  if (stray) throw new UserError(`${stray.split('=')[0]} is for --compare LIST (the job once per sync strategy)`);
+  const { train } = splitArgs(expanded);
   const cfg = parseTrainConfig(train); // fail here, once, rather than N times in the workers
 
   const nproc = flags.nprocPerNode as number;

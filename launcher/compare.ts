@@ -1,7 +1,7 @@
 /**
  * `ddp-launch --compare allreduce,dense,local-clip,... [launcher flags] [training flags]`: runs the same job
  * (data, seed, model, global batch, -n) under each sync strategy, one after another, each a real ddp-launch
- * job writing its report, then writes a markdown table, a JSON summary and an SVG chart side by side.
+ * job writing its report, then writes a markdown table, a JSON summary, an SVG chart and an HTML page side by side.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -9,10 +9,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFlags, type FlagSpec } from '../src/config/flags.js';
 import { parseTrainConfig, SYNC_NAMES, type SyncName } from '../src/config/train-config.js';
+import { aucSeries, COMPARE_HEADER, COMPARE_NUMERIC, compareCells, repeatsNote, type CompareRow } from '../src/report/compare.js';
+import { compareReportHtml } from '../src/report/html.js';
 import type { RunReport } from '../src/train/report.js';
 import { UserError } from '../src/util/errors.js';
 import { LAUNCH_FLAGS, splitArgs, withoutFlag } from './args.js';
 import { compareSvg } from './compare-svg.js';
+
+export type { CompareRow };
 
 export const COMPARE_FLAGS: readonly FlagSpec[] = [
   {
@@ -21,7 +25,7 @@ export const COMPARE_FLAGS: readonly FlagSpec[] = [
     type: 'list',
     help: `run the job once per sync strategy, e.g. allreduce,dense,local-clip,local-sgd:8,hybrid,ps,async-ps:4 (local-sgd:H averages every H steps, async-ps:S runs with staleness S; strategies: ${SYNC_NAMES.join(', ')})`,
   },
-  { group: 'Comparison', name: 'compare-out', type: 'string', help: 'directory for compare.md, compare.json, compare.svg and the per-run reports (default: compare-<timestamp>)' },
+  { group: 'Comparison', name: 'compare-out', type: 'string', help: 'directory for compare.md, compare.json, compare.svg, compare.html and the per-run reports (default: compare-<timestamp>)' },
   {
     group: 'Comparison',
     name: 'compare-repeats',
@@ -52,26 +56,6 @@ const PARAM_FLAGS: Partial<Record<SyncName, { flag: string; min: number }>> = {
   'async-ps': { flag: '--staleness', min: 0 },
 };
 
-export interface CompareRow {
-  label: string;
-  sync: string;
-  ok: boolean;
-  exitCode: number | null;
-  /** Seconds of the whole ddp-launch job (process start, data, training, evaluation). */
-  jobSeconds: number;
-  eval?: { auc: number; logloss: number };
-  samplesPerSec?: number;
-  trainSeconds?: number;
-  /** Per training step, mean over ranks of the bytes each rank sent. */
-  bytesPerStep?: { dense: number; sparse: number };
-  history?: RunReport['history'];
-  replicasIdentical?: boolean;
-  /** The report of the run shown (the median one by training time). */
-  report?: string;
-  /** With --compare-repeats > 1: every run's timing. */
-  repeats?: { samplesPerSec: number; trainSeconds: number; jobSeconds: number }[];
-}
-
 interface Run {
   code: number | null;
   seconds: number;
@@ -80,7 +64,7 @@ interface Run {
 }
 
 function parseStrategies(list: string[]): Strategy[] {
-  if (list.length === 0) throw new UserError('--compare needs a list of strategies, e.g. allreduce,dense,local-clip');
+  if (list.length === 0) throw new UserError(`--compare needs a list of strategies, e.g. allreduce,dense,local-clip (strategies: ${SYNC_NAMES.join(', ')})`);
   const out = list.map((item): Strategy => {
     const [name, h, extra] = item.split(':');
     if (!(SYNC_NAMES as readonly string[]).includes(name) || extra !== undefined) {
@@ -178,34 +162,18 @@ function summarise(s: Strategy, runs: Run[]): CompareRow {
   };
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1000) return `${Math.round(n)} B`;
-  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`;
-  if (n < 1e9) return `${(n / 1e6).toFixed(2)} MB`;
-  return `${(n / 1e9).toFixed(2)} GB`;
-}
-
 /** The markdown summary: one row per strategy, then eval AUC by step. */
 export function compareMarkdown(rows: CompareRow[], job: string): string {
-  const repeats = rows.find((r) => r.repeats)?.repeats?.length;
+  const note = repeatsNote(rows);
+  const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
   const lines = [
     `Job: ${job}`,
-    ...(repeats ? ['', `samples/s and train s: the median of ${repeats} interleaved runs per strategy (by training time); job s: the median job time.`] : []),
+    ...(note ? ['', note] : []),
     '',
-    '| strategy | eval AUC | eval logloss | samples/s | dense bytes/step | sparse bytes/step | train s | job s | replicas |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    row(COMPARE_HEADER),
+    row(COMPARE_NUMERIC.map((n) => (n ? '---:' : '---'))),
+    ...rows.map((r) => row(compareCells(r))),
   ];
-  for (const r of rows) {
-    if (!r.ok || !r.eval) {
-      lines.push(`| ${r.label} | failed (exit ${r.exitCode}) | | | | | | ${r.jobSeconds.toFixed(1)} | |`);
-      continue;
-    }
-    lines.push(
-      `| ${r.label} | ${r.eval.auc.toFixed(4)} | ${r.eval.logloss.toFixed(4)} | ${Math.round(r.samplesPerSec!).toLocaleString('en')} | ` +
-        `${formatBytes(r.bytesPerStep!.dense)} | ${formatBytes(r.bytesPerStep!.sparse)} | ${r.trainSeconds!.toFixed(1)} | ${r.jobSeconds.toFixed(1)} | ` +
-        `${r.replicasIdentical ? 'identical' : 'DIFFER'} |`,
-    );
-  }
   const done = rows.filter((r) => r.history);
   const steps = [...new Set(done.flatMap((r) => r.history!.map((h) => h.step)))].sort((a, b) => a - b);
   if (steps.length > 1) {
@@ -251,11 +219,12 @@ export async function runCompare(argv: readonly string[]): Promise<number> {
   const job =
     `-n ${flags.nprocPerNode as number}${(flags.nnodes as number) > 1 ? ` x ${flags.nnodes as number} hosts` : ''}, model ${cfg.model}, global batch ${cfg.globalBatch}, ` +
     `${firstReport ? `${firstReport.steps} steps, ` : ''}seed ${cfg.seed}, data ${cfg.data}`;
-  const md = compareMarkdown(rows, firstReport ? `${job} (${firstReport.data})` : job);
-  const series = rows.filter((r) => r.history).map((r) => ({ label: r.label, points: r.history! }));
+  const fullJob = firstReport ? `${job} (${firstReport.data})` : job;
+  const md = compareMarkdown(rows, fullJob);
   await writeFile(join(out, 'compare.md'), md);
   await writeFile(join(out, 'compare.json'), JSON.stringify({ job, args: rest, strategies: rows }, null, 2) + '\n');
-  await writeFile(join(out, 'compare.svg'), compareSvg(series, `Sync strategies: ${job}`));
-  console.log(`\n${md}\nddp-compare: wrote ${join(out, 'compare.md')}, compare.json, compare.svg`);
+  await writeFile(join(out, 'compare.svg'), compareSvg(aucSeries(rows), `Sync strategies: ${job}`));
+  await writeFile(join(out, 'compare.html'), compareReportHtml(rows, fullJob));
+  console.log(`\n${md}\nddp-compare: wrote ${join(out, 'compare.md')}, compare.json, compare.svg, compare.html`);
   return rows.every((r) => r.ok) ? 0 : 1;
 }

@@ -29,7 +29,16 @@ export interface SuperviseOptions {
   graceMs?: number;
   stdout?: Writable;
   stderr?: Writable;
+  /**
+   * Redraw rank 0's progress lines in place as one live line at the bottom, other output scrolling above it
+   * (default: when stdout is a terminal). Otherwise every line is kept, as in CI logs and files.
+   */
+  live?: boolean;
 }
+
+/** A worker's progress line (src/train/progress.ts). */
+const PROGRESS = /^step \d+\/\d+ /;
+const CLEAR_LINE = '\r\x1b[2K';
 
 export interface JobResult {
   code: number;
@@ -57,6 +66,9 @@ export function supervise(opts: SuperviseOptions): Promise<JobResult> {
   const err = opts.stderr ?? process.stderr;
   const graceMs = opts.graceMs ?? STOP_GRACE_MS;
   if (opts.logDir) mkdirSync(opts.logDir, { recursive: true });
+  const live = opts.live ?? (out as { isTTY?: boolean }).isTTY === true;
+  /** The live line on screen, if any. */
+  let shown = '';
 
   return new Promise<JobResult>((resolve) => {
     let failure: string | undefined;
@@ -116,6 +128,7 @@ export function supervise(opts: SuperviseOptions): Promise<JobResult> {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       for (const r of running) r.log?.end();
+      if (shown) out.write('\n'); // the last progress line stays on screen
       resolve(failure === undefined ? { code: 0 } : { code: failCode, failure });
     }
   });
@@ -124,7 +137,17 @@ export function supervise(opts: SuperviseOptions): Promise<JobResult> {
     let partial = '';
     from.setEncoding('utf8');
     const emit = (line: string) => {
-      to.write(`[${r.spec.server ? 's' : 'r'}${r.spec.rank}] ${line}\n`);
+      const text = `[${r.spec.server ? 's' : 'r'}${r.spec.rank}] ${line}`;
+      if (live && !isErr && !r.spec.server && r.spec.rank === 0 && PROGRESS.test(line)) {
+        out.write(`${CLEAR_LINE}${text}`);
+        shown = text;
+      } else if (shown) {
+        out.write(CLEAR_LINE);
+        to.write(`${text}\n`);
+        out.write(shown);
+      } else {
+        to.write(`${text}\n`);
+      }
       r.log?.write(`${line}\n`);
       if (isErr) {
         r.tail.push(line);

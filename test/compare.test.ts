@@ -1,7 +1,7 @@
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ticks } from '../launcher/compare-svg.js';
+import { ticks } from '../src/report/chart.js';
 import type { CompareRow } from '../launcher/compare.js';
 import { runLauncher } from './helpers/cli.js';
 
@@ -14,7 +14,7 @@ t.test('ddp-launch --compare runs the job under each strategy and writes table, 
   const args = ['-n', '2', '--servers', '2', ...TINY, '--steps', '6', '--eval-every', '2', '--check-every', '2'];
   const r = await runLauncher(['--compare', strategies.join(','), '--compare-out', out, ...args], { timeoutMs: 150_000 });
   t.equal(r.code, 0, r.stderr.slice(-2000));
-  for (const f of ['compare.md', 'compare.json', 'compare.svg', 'allreduce.json', 'local-sgd-2.json']) t.ok(existsSync(join(out, f)), f);
+  for (const f of ['compare.md', 'compare.json', 'compare.svg', 'compare.html', 'allreduce.json', 'local-sgd-2.json']) t.ok(existsSync(join(out, f)), f);
   const json = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as { job: string; strategies: CompareRow[] };
   t.same(json.strategies.map((s) => s.label), strategies);
   t.match(json.job, /-n 2, model deepfm, global batch 200, 6 steps/);

@@ -26,42 +26,72 @@ function camel(name: string): string {
   return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-function convert(spec: FlagSpec, raw: string): string | number | boolean | string[] {
-  const flag = `--${spec.name}`;
+/** What a value of `spec` must be, for messages: "an integer >= 1", "one of deepfm, wd, dcn, dcnv2". */
+export function expectedValue(spec: FlagSpec): string {
+  const range =
+    spec.min !== undefined && spec.max !== undefined ? ` from ${spec.min} to ${spec.max}` : spec.min !== undefined ? ` >= ${spec.min}` : spec.max !== undefined ? ` <= ${spec.max}` : '';
+  switch (spec.type) {
+    case 'int':
+      return `an integer${range}`;
+    case 'float':
+      return `a number${range}`;
+    case 'bool':
+      return 'true or false';
+    case 'list':
+      return 'a comma-separated list';
+    case 'string':
+      return spec.choices ? `one of ${spec.choices.join(', ')}` : 'a string';
+  }
+}
+
+/**
+ * What is wrong with `raw` as a value of `spec` (type, range, choices), or undefined. Shared by the command
+ * line and --config files, which frame it differently but say the same thing.
+ */
+export function valueProblem(spec: FlagSpec, raw: string): string | undefined {
   switch (spec.type) {
     case 'int':
     case 'float': {
       const ok = spec.type === 'int' ? /^-?\d+$/.test(raw) : raw.trim() !== '' && Number.isFinite(Number(raw));
-      if (!ok) throw new UserError(`${flag} ${raw}: expected ${spec.type === 'int' ? 'an integer' : 'a number'}`);
+      if (!ok) return `expected ${expectedValue(spec)}`;
       const v = Number(raw);
-      if (spec.min !== undefined && v < spec.min) throw new UserError(`${flag} ${raw}: must be >= ${spec.min}`);
-      if (spec.max !== undefined && v > spec.max) throw new UserError(`${flag} ${raw}: must be <= ${spec.max}`);
-      return v;
+      if (spec.min !== undefined && v < spec.min) return `must be >= ${spec.min}`;
+      if (spec.max !== undefined && v > spec.max) return `must be <= ${spec.max}`;
+      return undefined;
     }
     case 'bool':
-      if (raw === 'true' || raw === '1') return true;
-      if (raw === 'false' || raw === '0') return false;
-      throw new UserError(`${flag}=${raw}: expected true or false`);
+      return ['true', '1', 'false', '0'].includes(raw) ? undefined : `expected ${expectedValue(spec)}`;
+    case 'list':
+      return undefined;
+    case 'string':
+      return spec.choices && !spec.choices.includes(raw) ? `expected ${expectedValue(spec)}` : undefined;
+  }
+}
+
+function convert(spec: FlagSpec, raw: string): string | number | boolean | string[] {
+  const problem = valueProblem(spec, raw);
+  // Bool values only arrive as --flag=V, so the message shows it that way.
+  if (problem) throw new UserError(`--${spec.name}${spec.type === 'bool' ? '=' : ' '}${raw}: ${problem}`);
+  switch (spec.type) {
+    case 'int':
+    case 'float':
+      return Number(raw);
+    case 'bool':
+      return raw === 'true' || raw === '1';
     case 'list':
       return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
     case 'string':
-      if (spec.choices && !spec.choices.includes(raw)) {
-        throw new UserError(`${flag} ${raw}: expected one of ${spec.choices.join(', ')}`);
-      }
       return raw;
   }
 }
 
 /**
  * Parses `argv` against `specs`. Values are keyed by camelCase name; defaults are filled in.
- * `--no-X` sets bool flag X to false. Unknown flags are an error naming the closest known one.
+ * `--no-X` sets bool flag X to false. A flag given twice takes its last value (so later flags, and the command
+ * line over a --config file, override). Unknown flags are an error naming the closest known one.
  */
 export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]): { flags: ParsedFlags; rest: string[] } {
-  const byName = new Map<string, FlagSpec>();
-  for (const s of specs) {
-    byName.set(s.name, s);
-    if (s.alias) byName.set(s.alias, s);
-  }
+  const byName = flagsByName(specs);
   const flags: ParsedFlags = {};
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -76,19 +106,30 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]):
     }
     const body = arg.replace(/^--?/, '');
     const eq = body.indexOf('=');
-    let name = eq >= 0 ? body.slice(0, eq) : body;
+    const name = eq >= 0 ? body.slice(0, eq) : body;
     let value: string | undefined = eq >= 0 ? body.slice(eq + 1) : undefined;
     let spec = byName.get(name);
-    if (!spec && name.startsWith('no-') && byName.get(name.slice(3))?.type === 'bool' && value === undefined) {
-      spec = byName.get(name.slice(3));
-      name = spec!.name;
+    const negated = !spec && name.startsWith('no-') ? byName.get(name.slice(3)) : undefined;
+    if (negated) {
+      if (negated.type !== 'bool') throw new UserError(`${arg}: --${negated.name} is not an on/off flag; give it ${expectedValue(negated)}`);
+      if (value !== undefined) throw new UserError(`${arg}: --no-${negated.name} takes no value; write --${negated.name} (on) or --no-${negated.name} (off)`);
+      spec = negated;
       value = 'false';
     }
-    if (!spec) throw new UserError(`unknown flag ${arg}${suggest(name, specs)}; see --help`);
+    if (!spec) {
+      const near = closestFlag(name, specs);
+      throw new UserError(`unknown flag ${arg}${near ? ` (did you mean --${near}?)` : ''}; see --help`);
+    }
+    if (value === undefined && spec.type === 'bool') {
+      // `--cowclip false` would leave 'false' behind as a stray argument: say how to write it instead.
+      if (/^(true|false)$/.test(argv[i + 1] ?? '')) {
+        throw new UserError(`${arg} ${argv[i + 1]}: an on/off flag takes no separate value; write --${spec.name} (on) or --no-${spec.name} (off)`);
+      }
+      value = 'true';
+    }
     if (value === undefined) {
-      if (spec.type === 'bool') value = 'true';
-      else if (i + 1 < argv.length) value = argv[++i];
-      else throw new UserError(`--${spec.name} needs a value (${spec.help})`);
+      value = argv[++i];
+      if (!isValue(value)) throw missingValue(arg, spec, value);
     }
     flags[camel(spec.name)] = convert(spec, value);
   }
@@ -101,8 +142,31 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]):
   return { flags, rest };
 }
 
-function suggest(name: string, specs: readonly FlagSpec[]): string {
-  let best = '';
+/** Specs by name and by alias. */
+export function flagsByName(specs: readonly FlagSpec[]): Map<string, FlagSpec> {
+  const byName = new Map<string, FlagSpec>();
+  for (const s of specs) {
+    byName.set(s.name, s);
+    if (s.alias) byName.set(s.alias, s);
+  }
+  return byName;
+}
+
+/** Whether `next`, after a flag, is its value: `--report --steps 4` must not write the report to a file named --steps. */
+export function isValue(next: string | undefined): next is string {
+  return next !== undefined && !next.startsWith('--');
+}
+
+/** The error for flag `arg` (of `spec`) followed by `next` instead of a value. */
+export function missingValue(arg: string, spec: FlagSpec, next: string | undefined): UserError {
+  // A free-form string is best described by its help; numbers and choices by what they accept.
+  const what = (spec.type === 'string' && !spec.choices) || spec.type === 'list' ? ` (${spec.help})` : `: ${expectedValue(spec)}`;
+  return new UserError(`${arg} needs a value${what}${next === undefined ? '' : `, not the flag ${next}`}`);
+}
+
+/** The flag name nearest to a mistyped `name` (edit distance < 3), if any. */
+export function closestFlag(name: string, specs: readonly FlagSpec[]): string | undefined {
+  let best: string | undefined;
   let bestD = 3;
   for (const s of specs) {
     const d = editDistance(name, s.name);
@@ -111,7 +175,7 @@ function suggest(name: string, specs: readonly FlagSpec[]): string {
       best = s.name;
     }
   }
-  return best ? ` (did you mean --${best}?)` : '';
+  return best;
 }
 
 function editDistance(a: string, b: string): number {
@@ -128,19 +192,25 @@ function editDistance(a: string, b: string): number {
   return row[b.length];
 }
 
-/** `--help` text: flags grouped, with types, defaults and choices. */
+/**
+ * `--help` text: flags grouped under their `group` heading, groups in order of first appearance (so a flag
+ * added at the end of a table still lands in its group), with types, defaults and choices.
+ */
 export function formatHelp(specs: readonly FlagSpec[]): string {
-  const lines: string[] = [];
-  let group = '';
+  const groups = new Map<string, FlagSpec[]>();
   for (const s of specs) {
-    if (s.group && s.group !== group) {
-      group = s.group;
-      lines.push('', `${group}:`);
+    const members = groups.get(s.group ?? '') ?? [];
+    groups.set(s.group ?? '', [...members, s]);
+  }
+  const lines: string[] = [];
+  for (const [group, members] of groups) {
+    if (group) lines.push('', `${group}:`);
+    for (const s of members) {
+      const alias = s.alias ? `-${s.alias}, ` : '';
+      const arg = s.type === 'bool' ? '' : ` <${s.choices ? s.choices.join('|') : s.type}>`;
+      const def = s.default === undefined || s.default === false ? '' : s.default === true ? ' (default on)' : ` (default ${s.default})`;
+      lines.push(`  ${alias}--${s.name}${arg}`.padEnd(44) + ` ${s.help}${def}`);
     }
-    const alias = s.alias ? `-${s.alias}, ` : '';
-    const arg = s.type === 'bool' ? '' : ` <${s.choices ? s.choices.join('|') : s.type}>`;
-    const def = s.default !== undefined && s.type !== 'bool' ? ` (default ${s.default})` : '';
-    lines.push(`  ${alias}--${s.name}${arg}`.padEnd(44) + ` ${s.help}${def}`);
   }
   return lines.join('\n');
 }

@@ -1,9 +1,11 @@
-import { parseFlags, type FlagSpec } from './flags.js';
+import { CONFIG_FLAG, expandConfig } from './config-file.js';
+import { formatHelp, parseFlags, type FlagSpec } from './flags.js';
 import { UserError } from '../util/errors.js';
 import { DEFAULT_MIN_COUNT, DEFAULT_SPLIT, parseDataSpec } from '../data/load.js';
 import { parseSplit } from '../data/split.js';
 import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/optimizer.js';
 import { TRANSPORTS, type TransportName } from '../comm/transport.js';
+import { LOG_LEVELS, type LogLevel } from '../util/log.js';
 
 /** The --sync strategies (src/sync/registry.ts builds them). */
 export const SYNC_NAMES = ['allreduce', 'dense', 'local-clip', 'local-sgd', 'hybrid', 'ps', 'async-ps'] as const;
@@ -30,19 +32,19 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   { group: 'Training', name: 'epochs', type: 'float', default: 1, min: 0, help: 'passes over the training split' },
   { group: 'Training', name: 'steps', type: 'int', default: 0, min: 0, help: 'stop after this many steps (0: run --epochs)' },
   { group: 'Training', name: 'seed', type: 'int', default: 42, help: 'seed of data order, init and synthetic data' },
-  { group: 'Training', name: 'lr', type: 'float', default: 1e-3, min: 0, help: 'dense Adam learning rate at --base-batch' },
-  { group: 'Training', name: 'lr-embed', type: 'float', default: 3e-3, min: 0, help: 'embedding Adam learning rate at --base-batch' },
-  { group: 'Training', name: 'l2', type: 'float', default: 1e-5, min: 0, help: 'embedding L2 lambda at --base-batch' },
-  { group: 'Training', name: 'scale-rule', type: 'string', default: 'cowclip', choices: ['none', 'linear', 'sqrt', 'cowclip'], help: 'how lr/L2 scale with the global batch' },
-  { group: 'Training', name: 'base-batch', type: 'int', default: 1024, min: 1, help: 'batch the learning rates are given for' },
-  { group: 'Training', name: 'warmup-steps', type: 'int', min: 0, help: 'dense lr warmup steps (default: 1 epoch under cowclip, else 0)' },
-  { group: 'Training', name: 'embed-update', type: 'string', default: 'dense', choices: ['dense', 'lazy'], help: 'dense: L2+Adam on every row each step (reference); lazy: batch rows only' },
-  { group: 'Training', name: 'cowclip', type: 'bool', default: true, help: 'adaptive column-wise clipping of embedding gradients (--no-cowclip to disable)' },
-  { group: 'Training', name: 'cowclip-ratio', type: 'float', default: 1, min: 0, help: 'CowClip r' },
-  { group: 'Training', name: 'cowclip-zeta', type: 'float', default: 1e-5, min: 0, help: 'CowClip lower bound zeta' },
-  { group: 'Training', name: 'cowclip-form', type: 'string', default: 'paper', choices: ['paper', 'reference'], help: 'threshold form (see README)' },
+  { group: 'Optimizer', name: 'lr', type: 'float', default: 1e-3, min: 0, help: 'dense Adam learning rate at --base-batch' },
+  { group: 'Optimizer', name: 'lr-embed', type: 'float', default: 3e-3, min: 0, help: 'embedding Adam learning rate at --base-batch' },
+  { group: 'Optimizer', name: 'l2', type: 'float', default: 1e-5, min: 0, help: 'embedding L2 lambda at --base-batch' },
+  { group: 'Optimizer', name: 'scale-rule', type: 'string', default: 'cowclip', choices: ['none', 'linear', 'sqrt', 'cowclip'], help: 'how lr/L2 scale with the global batch' },
+  { group: 'Optimizer', name: 'base-batch', type: 'int', default: 1024, min: 1, help: 'batch the learning rates are given for' },
+  { group: 'Optimizer', name: 'warmup-steps', type: 'int', min: 0, help: 'dense lr warmup steps (default: 1 epoch under cowclip, else 0)' },
+  { group: 'Optimizer', name: 'embed-update', type: 'string', default: 'dense', choices: ['dense', 'lazy'], help: 'dense: L2+Adam on every row each step (reference); lazy: batch rows only' },
+  { group: 'Optimizer', name: 'cowclip', type: 'bool', default: true, help: 'adaptive column-wise clipping of embedding gradients (--no-cowclip to disable)' },
+  { group: 'Optimizer', name: 'cowclip-ratio', type: 'float', default: 1, min: 0, help: 'CowClip r' },
+  { group: 'Optimizer', name: 'cowclip-zeta', type: 'float', default: 1e-5, min: 0, help: 'CowClip lower bound zeta' },
+  { group: 'Optimizer', name: 'cowclip-form', type: 'string', default: 'paper', choices: ['paper', 'reference'], help: 'threshold form (see README)' },
   {
-    group: 'Training',
+    group: 'Sync',
     name: 'sync',
     type: 'string',
     default: 'allreduce',
@@ -54,32 +56,37 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
       'ps (parameter servers, started by ddp-launch --servers K, own the parameters and apply every update: the allreduce maths); ' +
       'async-ps (ps where a worker may run up to --staleness steps ahead of the slowest, on parameters that old)',
   },
-  { group: 'Training', name: 'sync-every', type: 'int', default: 4, min: 1, help: 'local-sgd: average parameters every H steps (and after the last step)' },
-  { group: 'Training', name: 'staleness', type: 'int', default: 2, min: 0, help: 'async-ps: how many steps a worker may run ahead of the slowest one (0: synchronous, the ps maths); workers meet only every --check-every steps' },
-  { group: 'Training', name: 'optimizer', type: 'string', default: 'adam', choices: OPTIMIZER_NAMES, help: 'optimizer of dense weights and embeddings: adam, or plain sgd (w -= lr g)' },
+  { group: 'Sync', name: 'sync-every', type: 'int', default: 4, min: 1, help: 'local-sgd: average parameters every H steps (and after the last step)' },
+  { group: 'Sync', name: 'staleness', type: 'int', default: 2, min: 0, help: 'async-ps: how many steps a worker may run ahead of the slowest one (0: synchronous, the ps maths); workers meet only every --check-every steps' },
+  { group: 'Optimizer', name: 'optimizer', type: 'string', default: 'adam', choices: OPTIMIZER_NAMES, help: 'optimizer of dense weights and embeddings: adam, or plain sgd (w -= lr g)' },
   { group: 'Training', name: 'skip-nonfinite', type: 'bool', help: 'skip a step whose loss or gradients hold NaN/Infinity on any rank (counted in the report) instead of stopping the job' },
-  { group: 'Training', name: 'check-every', type: 'int', default: 100, min: 0, help: 'compare parameter checksums across ranks every K steps (local-sgd: at the next averaging) and at the end (0: only at the end)' },
+  { group: 'Sync', name: 'check-every', type: 'int', default: 100, min: 0, help: 'compare parameter checksums across ranks every K steps (local-sgd: at the next averaging) and at the end (0: only at the end)' },
 
-  { group: 'Distributed', name: 'collective-timeout', type: 'float', default: 600, min: 1, help: 'seconds a collective waits for the other ranks before failing, naming those that did not arrive' },
-  { group: 'Distributed', name: 'bind', type: 'string', help: "address to bind and advertise to the other ranks (default: this host's address on the route to MASTER_ADDR)" },
-  { group: 'Distributed', name: 'port', type: 'int', default: 0, min: 0, max: 65535, help: 'data port: local rank R binds PORT+R (0: ephemeral ports)' },
+  { group: 'Network', name: 'collective-timeout', type: 'float', default: 600, min: 1, help: 'seconds a collective waits for the other ranks before failing, naming those that did not arrive' },
+  { group: 'Network', name: 'bind', type: 'string', help: "address to bind and advertise to the other ranks (default: this host's address on the route to MASTER_ADDR)" },
+  { group: 'Network', name: 'port', type: 'int', default: 0, min: 0, max: 65535, help: 'data port: local rank R binds PORT+R (0: ephemeral ports)' },
   {
-    group: 'Distributed',
+    group: 'Network',
     name: 'transport',
     type: 'string',
     default: 'tcp',
     choices: TRANSPORTS,
     help: 'what carries tensors between ranks: tcp (plain sockets, the kernel reads straight into the tensors: faster) or zmq (ZeroMQ PUSH/PULL); the rendezvous always uses ZeroMQ',
   },
-  { group: 'Distributed', name: 'secure', type: 'bool', help: 'encrypt and authenticate all traffic with ZeroMQ CURVE, keys derived from the job token (needs --transport zmq)' },
+  { group: 'Network', name: 'secure', type: 'bool', help: 'encrypt and authenticate all traffic with ZeroMQ CURVE, keys derived from the job token (needs --transport zmq)' },
 
   { group: 'Output', name: 'eval-every', type: 'int', default: 0, min: 0, help: 'evaluate every K steps (local-sgd: at the next averaging; 0: at the end only)' },
-  { group: 'Output', name: 'log-every', type: 'float', default: 5, min: 0, help: 'seconds between progress lines' },
+  { group: 'Output', name: 'log-every', type: 'float', default: 5, min: 0, help: 'seconds between progress lines (on a terminal, ddp-launch redraws one live line)' },
+  { group: 'Output', name: 'log-level', type: 'string', default: 'info', choices: LOG_LEVELS, help: 'what workers print: error (errors only), warn (and warnings), info (and progress, evaluations, the summary), debug (and the step-time split with each progress line)' },
+  { group: 'Output', name: 'quiet', alias: 'q', type: 'bool', help: 'same as --log-level warn' },
+  { group: 'Output', name: 'metrics', type: 'string', help: 'write metrics to FILE as JSON lines as training goes: start, step (loss, lr, samples/s, comm share, bytes) and eval (AUC, logloss) records; appended to with --resume' },
+  { group: 'Output', name: 'metrics-every', type: 'int', default: 10, min: 1, help: 'a step record every K steps (local-sgd, async-ps: at the next point where replicas meet) and at the last step' },
+  { group: 'Output', name: 'html', type: 'string', help: 'write a self-contained HTML report (curves, throughput, communication, per-rank table) to FILE at the end' },
   { group: 'Output', name: 'save', type: 'string', help: 'write a checkpoint to DIR at the end (and every --save-every steps), replacing it atomically' },
   { group: 'Output', name: 'save-every', type: 'int', default: 0, min: 0, help: 'also checkpoint to --save every K steps (local-sgd, async-ps: at the next point where replicas meet; 0: only at the end)' },
   { group: 'Output', name: 'resume', type: 'string', help: 'continue from the checkpoint in DIR (same data and training flags; --steps/--epochs may grow): ends with the parameters of an uninterrupted run' },
   { group: 'Output', name: 'report', type: 'string', help: 'write the run report JSON to FILE' },
-  { group: 'Output', name: 'backend', type: 'string', default: 'auto', choices: ['auto', 'node-gpu', 'node', 'wasm', 'cpu'], help: 'tensor backend' },
+  { group: 'Training', name: 'backend', type: 'string', default: 'auto', choices: ['auto', 'node-gpu', 'node', 'wasm', 'cpu'], help: 'tensor backend' },
 ];
 
 export interface TrainConfig {
@@ -124,6 +131,11 @@ export interface TrainConfig {
   secure: boolean;
   evalEvery: number;
   logEvery: number;
+  logLevel: LogLevel;
+  quiet: boolean;
+  metrics?: string;
+  metricsEvery: number;
+  html?: string;
   save?: string;
   saveEvery: number;
   resume?: string;
@@ -161,10 +173,21 @@ export function parseTrainConfig(argv: readonly string[]): TrainConfig {
 }
 
 /**
+ * The command line of a worker: its --help text, or its config. Started by mpirun/srun, every rank gets the
+ * same argv and reads --config FILE itself; ddp-launch has expanded the file into plain flags already.
+ */
+export function parseWorkerArgs(argv: readonly string[]): { help: string } | { cfg: TrainConfig } {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    return { help: `usage: node dist/src/train/worker.js [--config FILE] [training flags]   (one rank, as ddp-launch, mpirun or srun start it)\n${formatHelp([CONFIG_FLAG, ...TRAIN_FLAGS])}` };
+  }
+  return { cfg: parseTrainConfig(expandConfig(argv, TRAIN_FLAGS)) };
+}
+
+/**
  * The options every rank must agree on (see topology fingerprint): those that change the maths of training,
  * and the transport. Output options and the per-host network settings (bind address, ports, timeout) may differ.
  */
 export function configFingerprint(cfg: TrainConfig): string {
-  const { logEvery: _l, save: _s, saveEvery: _e, resume: _m, report: _r, backend: _b, bind: _a, port: _p, collectiveTimeout: _t, ...maths } = cfg;
+  const { logEvery: _l, logLevel: _v, quiet: _q, metrics: _x, metricsEvery: _y, html: _h, save: _s, saveEvery: _e, resume: _m, report: _r, backend: _b, bind: _a, port: _p, collectiveTimeout: _t, ...maths } = cfg;
   return JSON.stringify(maths, Object.keys(maths).sort());
 }

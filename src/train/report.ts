@@ -15,8 +15,8 @@ export interface RankSummary {
   startup: { toFirstStep: number; data: number };
 }
 
-/** The `--report FILE` JSON: one object per run, the same keys for every model, data set and world size. */
-export interface RunReport {
+/** What ran: the head of the report and of the --metrics start record. */
+export interface RunIdentity {
   worldSize: number;
   model: string;
   sync: string;
@@ -24,6 +24,10 @@ export interface RunReport {
   data: string;
   globalBatch: number;
   steps: number;
+}
+
+/** The `--report FILE` JSON: one object per run, the same keys for every model, data set and world size. */
+export interface RunReport extends RunIdentity {
   epochs: number;
   samplesPerSec: number;
   wallSeconds: number;

@@ -17,6 +17,8 @@ import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { BatchPlan, shardRange } from './batches.js';
 import { resumeFrom, saveCheckpoint } from './checkpoint.js';
+import { StepRecorder, type MetricsLog } from './metrics.js';
+import type { Logger } from '../util/log.js';
 import { checkReplicas } from './drift.js';
 import { firstNonFinite, injectedNaN, NonFiniteError } from './numerics.js';
 import { Progress } from './progress.js';
@@ -120,12 +122,21 @@ export function plannedSteps(cfg: TrainConfig, trainRows: number): number {
   return Math.max(1, Math.ceil(cfg.epochs * Math.ceil(trainRows / cfg.globalBatch)));
 }
 
+/** Where a run's output goes: console lines, and rank 0's --metrics records. */
+export interface TrainIO {
+  log: Logger;
+  metrics?: MetricsLog;
+  /** The tensor backend's name, for the metrics' start record. */
+  backend?: string;
+}
+
 export async function train(
   cfg: TrainConfig,
   data: LoadedData,
   comm: Communicator,
-  log: (msg: string) => void,
+  io: TrainIO,
 ): Promise<TrainResult> {
+  const { log } = io;
   const t0 = performance.now();
   const rep = buildReplica(cfg, shapeOf(data));
   const { model } = rep;
@@ -136,7 +147,7 @@ export async function train(
   const plan = new BatchPlan(data.train.rows, cfg.globalBatch, cfg.seed);
   const total = plannedSteps(cfg, data.train.rows);
   if (start >= total) throw new UserError(`--resume ${cfg.resume}: the checkpoint is at step ${start}, and this run has ${total} steps: nothing left to train (raise --steps or --epochs)`);
-  if (start > 0 && rank === 0) log(`resuming from ${cfg.resume} at step ${start} of ${total}`);
+  if (start > 0 && rank === 0) log.info(`resuming from ${cfg.resume} at step ${start} of ${total}`);
   const badRanks = new Float32Array(size);
   const inject = injectedNaN(process.env);
   let skippedSteps = 0;
@@ -160,9 +171,9 @@ export async function train(
   let clipSum = 0;
   let clipLast = 0;
   let lastLogloss = NaN;
-  const progress = new Progress(total, cfg.logEvery, rank === 0 ? log : () => {});
+  const progress = new Progress(total, cfg.logEvery, rank === 0 ? log.info : () => {});
   if (rank === 0) {
-    log(
+    log.info(
       `model ${model.name}: ${model.numDense.toLocaleString('en')} dense + ${(data.totalRows * (d + 1)).toLocaleString('en')} embedding params; ` +
         `global batch ${cfg.globalBatch} over ${size} rank(s); ${total} steps (${plan.stepsPerEpoch} per epoch); ` +
         `lr dense ${rep.hyper.lrDense.toExponential(2)} (warmup ${rep.hyper.warmupSteps}), lr embed ${rep.hyper.lrEmbed.toExponential(2)}, ` +
@@ -172,12 +183,40 @@ export async function train(
   }
   const tTrain = performance.now();
   let evalSeconds = 0;
+  const metrics = rank === 0 ? io.metrics : undefined;
+  metrics?.write({
+    type: 'start',
+    worldSize: size,
+    model: model.name,
+    sync: sync.name,
+    backend: io.backend ?? 'unknown',
+    data: data.description,
+    globalBatch: cfg.globalBatch,
+    steps: total,
+    stepsPerEpoch: plan.stepsPerEpoch,
+    startStep: start,
+  });
+  const recorder =
+    metrics &&
+    new StepRecorder(
+      metrics,
+      () => ({
+        commMs: time.comm,
+        evalSeconds,
+        bytesSent: comm.stats.bytesSent + sync.meter.direct.sent,
+        bytesReceived: comm.stats.bytesReceived + sync.meter.direct.received,
+        denseBytes: sync.meter.bytes.dense,
+        sparseBytes: sync.meter.bytes.sparse,
+      }),
+      { startStep: start, stepsPerEpoch: plan.stepsPerEpoch },
+    );
   const evaluateNow = async (step: number): Promise<EvalResult> => {
     await refresh(step); // training time: the pull a parameter server's workers need anyway
     const te = performance.now();
     const e = await evaluate(rep, data.eval, comm, localCap);
     history.push({ step, auc: e.auc, logloss: e.logloss, seconds: (te - tTrain) / 1000 - evalSeconds });
     evalSeconds += (performance.now() - te) / 1000;
+    metrics?.write({ type: 'eval', step, epoch: step / plan.stepsPerEpoch, auc: e.auc, logloss: e.logloss, rows: e.rows });
     return e;
   };
   /** Charges the time since t to comm (the strategy's waiting) and merge (the rest). */
@@ -202,6 +241,7 @@ export async function train(
   let checkDue = false;
   let evalDue = false;
   let saveDue = false;
+  let metricsDue = false;
   for (let step = start; step < total; step++) {
     let t = performance.now();
     const rows = plan.globalRows(step);
@@ -238,8 +278,8 @@ export async function train(
       if (bad) badRanks[rank] = 1;
       await comm.allreduce(badRanks, 'sum');
       skip = badRanks.some((x) => x > 0);
-      if (bad) log(`rank ${rank}: step ${step + 1}: ${bad}`);
-      if (skip && rank === 0) log(`step ${step + 1} skipped: non-finite values on rank(s) ${[...badRanks.keys()].filter((r) => badRanks[r] > 0).join(', ')} (--skip-nonfinite)`);
+      if (bad) log.warn(`rank ${rank}: step ${step + 1}: ${bad}`);
+      if (skip && rank === 0) log.warn(`step ${step + 1} skipped: non-finite values on rank(s) ${[...badRanks.keys()].filter((r) => badRanks[r] > 0).join(', ')} (--skip-nonfinite)`);
       if (skip) skippedSteps++;
     } else if (bad) {
       throw new NonFiniteError(
@@ -293,6 +333,7 @@ export async function train(
 
     clipLast = stats.rowsInBatch ? stats.rowsClipped / stats.rowsInBatch : 0;
     clipSum += clipLast;
+    recorder?.add(lossDone ? lossBuf[0] : 0, lossDone ? lossBuf[1] : 0, clipLast);
     if (lossDone) {
       lossSum += lossBuf[0];
       lossRows += lossBuf[1];
@@ -303,11 +344,17 @@ export async function train(
     if (cfg.evalEvery > 0 && (step + 1) % cfg.evalEvery === 0) evalDue = true;
     if (cfg.checkEvery > 0 && (step + 1) % cfg.checkEvery === 0) checkDue = true;
     if (cfg.saveEvery > 0 && (step + 1) % cfg.saveEvery === 0) saveDue = true;
+    if ((step + 1) % cfg.metricsEvery === 0 || !more) metricsDue = true;
     const evalNow = evalDue && inSync && more;
     if ((progress.due(step + 1) && inSync) || evalNow) {
       lastLogloss = windowLoss / windowRows;
       progress.report(step + 1, `epoch ${((step + 1) / plan.stepsPerEpoch).toFixed(2)} loss ${lastLogloss.toFixed(4)} clip ${(clipLast * 100).toFixed(2)}%`, (step + 1) * cfg.globalBatch);
+      if (rank === 0) log.debug(`step ${step + 1} time so far (ms/step): ${Object.entries(time).map(([k, v]) => `${k} ${(v / (step + 1 - start)).toFixed(1)}`).join(', ')}`);
       windowLoss = windowRows = 0;
+    }
+    if (metricsDue && inSync) {
+      recorder?.record(step + 1, denseLrAt(rep.hyper, step), rep.hyper.lrEmbed);
+      metricsDue = false;
     }
     if (checkDue && inSync && more) {
       await refresh(step + 1);
@@ -319,14 +366,14 @@ export async function train(
       if (rank === 0) {
         const ts = performance.now();
         await saveCheckpoint(cfg.save, rep, cfg, data);
-        log(`checkpoint (step ${step + 1}) written to ${cfg.save} in ${((performance.now() - ts) / 1000).toFixed(2)} s`);
+        log.info(`checkpoint (step ${step + 1}) written to ${cfg.save} in ${((performance.now() - ts) / 1000).toFixed(2)} s`);
       }
       saveDue = false;
     }
     if (evalNow) {
       const e = await evaluateNow(step + 1);
       evalDue = false;
-      if (rank === 0) log(`eval at step ${step + 1}: auc ${e.auc.toFixed(4)} logloss ${e.logloss.toFixed(4)}`);
+      if (rank === 0) log.info(`eval at step ${step + 1}: auc ${e.auc.toFixed(4)} logloss ${e.logloss.toFixed(4)}`);
     }
   }
   // Updates still owed (hybrid's last embedding gradients) are applied before the final check and evaluation.

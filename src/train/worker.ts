@@ -1,9 +1,9 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { installCpuKernels } from '../backend/blas.js';
 import { describeChoice, selectBackend } from '../backend/select.js';
 import { createCommunicator } from '../comm/factory.js';
-import { configFingerprint, parseTrainConfig } from '../config/train-config.js';
+import { configFingerprint, parseWorkerArgs } from '../config/train-config.js';
 import { loadData } from '../data/load.js';
 import { serveFromEnv } from '../ps/server.js';
 import { resolveDistEnv } from '../../topology/env.js';
@@ -13,6 +13,9 @@ import { ReplicaDriftError } from './drift.js';
 import { NonFiniteError } from './numerics.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { formatSeconds } from './progress.js';
+import { MetricsLog, parseMetrics } from './metrics.js';
+import { runReportHtml } from '../report/html.js';
+import { createLogger, effectiveLevel } from '../util/log.js';
 import { buildReport, type RankSummary } from './report.js';
 import { paramChecksum, train } from './trainer.js';
 
@@ -23,9 +26,12 @@ import { paramChecksum, train } from './trainer.js';
 async function main(argv: string[]): Promise<void> {
   // Started by ddp-launch: if the launcher dies (even by SIGKILL) the IPC channel closes; never linger.
   if (process.send) process.on('disconnect', () => process.exit(1));
-  const cfg = parseTrainConfig(argv);
+  const cmd = parseWorkerArgs(argv);
+  if ('help' in cmd) return console.log(cmd.help);
+  const cfg = cmd.cfg;
   if (process.env.DDP_ROLE === 'server') return serveFromEnv(cfg, process.env, (line) => console.log(line));
-  const log = (msg: string) => console.log(msg);
+  const logger = createLogger(effectiveLevel(cfg.logLevel, cfg.quiet));
+  const log = logger.info;
   const dist = resolveDistEnv();
   const comm = await createCommunicator({
     fingerprint: configFingerprint(cfg),
@@ -58,7 +64,14 @@ async function main(argv: string[]): Promise<void> {
   const dataSeconds = (performance.now() - t) / 1000;
   if (comm.rank === 0) log(`data: ${data.description} (${formatSeconds(dataSeconds)})`);
 
-  const result = await train(cfg, data, comm, log);
+  // Opened before training, so a bad path fails now rather than after hours; appended to when resuming.
+  const metrics = comm.rank === 0 && cfg.metrics ? new MetricsLog(cfg.metrics, cfg.resume !== undefined) : undefined;
+  let result;
+  try {
+    result = await train(cfg, data, comm, { log: logger, metrics, backend: choice.name });
+  } finally {
+    metrics?.close();
+  }
   const mine: RankSummary = {
     rank: comm.rank,
     paramChecksum: paramChecksum(result.replica),
@@ -76,12 +89,18 @@ async function main(argv: string[]): Promise<void> {
         `eval auc ${result.eval.auc.toFixed(4)} logloss ${result.eval.logloss.toFixed(4)} on ${result.eval.rows} rows${oracle}; ` +
         `clipped ${(result.clipFraction.mean * 100).toFixed(3)}% of batch rows`,
     );
-    if (new Set(checksums).size > 1) log(`warning: replicas differ: ${checksums.join(' ')}`);
+    if (new Set(checksums).size > 1) logger.warn(`warning: replicas differ: ${checksums.join(' ')}`);
+    const report = buildReport(cfg, data, result, { worldSize: comm.size, backend: choice.name, ranks });
     if (cfg.report) {
-      const report = buildReport(cfg, data, result, { worldSize: comm.size, backend: choice.name, ranks });
-      await mkdir(dirname(cfg.report), { recursive: true });
-      await writeFile(cfg.report, JSON.stringify(report, null, 2) + '\n');
+      await writeOutput(cfg.report, JSON.stringify(report, null, 2) + '\n');
       log(`report written to ${cfg.report}`);
+    }
+    if (metrics) log(`metrics written to ${metrics.path}`);
+    if (cfg.html) {
+      // The page shows the whole file: with --resume, the interrupted run's records too.
+      const records = metrics ? parseMetrics(await readFile(metrics.path, 'utf8'), metrics.path) : [];
+      await writeOutput(cfg.html, runReportHtml(report, records));
+      log(`HTML report written to ${cfg.html}`);
     }
     if (cfg.save) {
       const m = await saveCheckpoint(cfg.save, result.replica, cfg, data);
@@ -90,6 +109,11 @@ async function main(argv: string[]): Promise<void> {
   }
   await comm.barrier();
   await comm.close();
+}
+
+async function writeOutput(file: string, text: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, text);
 }
 
 main(process.argv.slice(2)).then(
