@@ -15,7 +15,7 @@ import { machineInfo } from './common.js';
 
 const CLI = fileURLToPath(new URL('../launcher/cli.js', import.meta.url));
 const DEFAULT_CRITEO = fileURLToPath(new URL('../../../shared/data/criteo-sample/train.tsv.gz', import.meta.url));
-const STRATEGIES = 'allreduce,dense,local-clip,local-sgd:4,local-sgd:16,hybrid,ps,async-ps:2';
+const STRATEGIES = 'allreduce,dense,local-clip,local-sgd:4,local-sgd:16,hybrid,sharded,ps,async-ps:2';
 
 /** The job per data set: small models, so a whole comparison takes minutes on two cores. */
 function jobArgs(data: string, criteo: string): string[] {

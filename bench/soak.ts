@@ -6,11 +6,12 @@
  *
  * Every rank draws the same sequence of (kind, size, root) from `--seed` (src/util/rng.ts), so all ranks issue
  * identical collectives. Sizes are log-uniform from 0 to `--max-size` bytes (0 included). Kinds:
- * allreduce sum (25%) and mean (15%), allgatherv (30%; each rank's payload log-uniform up to max-size / ranks,
- * so the gathered total is at most max-size), broadcast (20%, random root) and barrier (10%). Buffer contents
- * are a hash of (op index, rank, element): allreduce values are integers in [-128, 127], so sums are exact in
- * float32 and the mean is exactly fround(sum / N); allgatherv and broadcast carry hash bytes, so a chunk that
- * lands at the wrong offset, from the wrong rank or from an earlier op is caught. The first mismatch stops the
+ * allreduce sum (20%) and mean (15%), allgatherv (20%; each rank's payload log-uniform up to max-size / ranks,
+ * so the gathered total is at most max-size), alltoallv (20%; each part log-uniform up to max-size / ranks, so a
+ * rank receives at most max-size), broadcast (15%, random root) and barrier (10%). Buffer contents are a hash of
+ * (op index, rank, element): allreduce values are integers in [-128, 127], so sums are exact in float32 and the
+ * mean is exactly fround(sum / N); allgatherv, alltoallv (a hash of sender and receiver) and broadcast carry hash
+ * bytes, so a chunk that lands at the wrong offset, from the wrong rank or from an earlier op is caught. The first mismatch stops the
  * rank with a message naming op index, kind, size, rank and element; the bench then exits 1.
  *
  *   node dist/bench/soak.js [--ranks 4] [--ops 10000] [--max-size 4M] [--seed 1] [--transport tcp|zmq]
@@ -39,18 +40,21 @@ const COLLECTIVE_TIMEOUT_MS = 120_000;
 /** After one rank fails, the others should fail at once (its farewell or closed socket); kill them after this. */
 const STRAGGLER_KILL_MS = 30_000;
 
-export const SOAK_KINDS = ['allreduce-sum', 'allreduce-mean', 'allgatherv', 'broadcast', 'barrier'] as const;
+export const SOAK_KINDS = ['allreduce-sum', 'allreduce-mean', 'allgatherv', 'alltoallv', 'broadcast', 'barrier'] as const;
 export type SoakKind = (typeof SOAK_KINDS)[number];
-/** Cumulative thresholds for the kinds above: 25%, 15%, 30%, 20%, 10%. */
-const KIND_CDF = [0.25, 0.4, 0.7, 0.9, 1];
+/** Cumulative thresholds for the kinds above: 20%, 15%, 20%, 20%, 15%, 10%. */
+const KIND_CDF = [0.2, 0.35, 0.55, 0.75, 0.9, 1];
 
 /** One collective of the plan, identical on every rank. */
 export interface PlannedOp {
   index: number;
   kind: SoakKind;
-  /** Bytes each rank holds as the result: the buffer (allreduce, broadcast) or all payloads (allgatherv). */
+  /**
+   * Bytes each rank holds as the result: the buffer (allreduce, broadcast), all payloads (allgatherv), or the
+   * parts it receives (alltoallv: the mean over ranks, rounded).
+   */
   bytes: number;
-  /** allgatherv: each rank's payload length. */
+  /** allgatherv: each rank's payload length; alltoallv: the length of rank s's part for rank d at s * ranks + d. */
   lengths?: number[];
   /** broadcast: the root. */
   root?: number;
@@ -77,6 +81,11 @@ export function* plan(seed: number, ops: number, ranks: number, maxSize: number)
         yield { index, kind, bytes: lengths.reduce((a, b) => a + b, 0), lengths };
         break;
       }
+      case 'alltoallv': {
+        const lengths = Array.from({ length: ranks * ranks }, () => logUniform(rng, Math.floor(maxSize / ranks)));
+        yield { index, kind, bytes: Math.round(lengths.reduce((a, b) => a + b, 0) / ranks), lengths };
+        break;
+      }
       case 'broadcast':
         yield { index, kind, bytes: logUniform(rng, maxSize), root: rng.int(ranks) };
         break;
@@ -96,6 +105,11 @@ function mix(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
   x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
   return (x ^ (x >>> 16)) >>> 0;
+}
+
+/** The bytes `rank` receives in `op` (what a corruption can alter). */
+function received(op: PlannedOp, rank: number, ranks: number): number {
+  return op.kind === 'alltoallv' ? op.lengths!.reduce((a, len, i) => a + (i % ranks === rank ? len : 0), 0) : op.bytes;
 }
 
 /** Allreduce input of element j: an integer in [-128, 127]. */
@@ -155,7 +169,7 @@ function checkBytes(data: Uint8Array, expectedLength: number, seed: number, what
 function describeOp(op: PlannedOp): string {
   const parts = [`${op.bytes} B`];
   if (op.kind.startsWith('allreduce')) parts.push(`${op.bytes / 4} float32`);
-  if (op.lengths) parts.push(`payloads ${op.lengths.join('/')} B`);
+  if (op.lengths) parts.push(`${op.kind === 'alltoallv' ? 'parts' : 'payloads'} ${op.lengths.join('/')} B`);
   if (op.root !== undefined) parts.push(`root ${op.root}`);
   return `${op.kind}, ${parts.join(', ')}`;
 }
@@ -179,12 +193,26 @@ async function runOp(comm: Communicator, op: PlannedOp, corrupt: boolean): Promi
       fillBytes(payload, contentSeed(op.index, rank));
       const got = await comm.allgatherv(payload);
       if (got.length !== size) return { where: 'number of payloads', expected: size, got: got.length, wrong: 1, of: 1 };
-      if (corrupt) {
-        const victim = [...got.keys()].find((r) => r !== rank && got[r].length > 0) ?? rank;
-        got[victim][got[victim].length >> 1] ^= 0x5a;
-      }
+      if (corrupt) alterOne(got, rank);
       for (let r = 0; r < size; r++) {
         const bad = checkBytes(got[r], lengths[r], contentSeed(op.index, r), `rank ${r}'s payload`);
+        if (bad) return bad;
+      }
+      return null;
+    }
+    case 'alltoallv': {
+      // Part (s, d) is seeded by its place in the matrix: a part delivered to the wrong rank is caught too.
+      const lengths = op.lengths!;
+      const parts = Array.from({ length: size }, (_, dst) => {
+        const part = new Uint8Array(lengths[rank * size + dst]);
+        fillBytes(part, contentSeed(op.index, rank * size + dst));
+        return part;
+      });
+      const got = await comm.alltoallv(parts);
+      if (got.length !== size) return { where: 'number of parts', expected: size, got: got.length, wrong: 1, of: 1 };
+      if (corrupt) alterOne(got, rank);
+      for (let src = 0; src < size; src++) {
+        const bad = checkBytes(got[src], lengths[src * size + rank], contentSeed(op.index, src * size + rank), `rank ${src}'s part`);
         if (bad) return bad;
       }
       return null;
@@ -202,6 +230,12 @@ async function runOp(comm: Communicator, op: PlannedOp, corrupt: boolean): Promi
       await comm.barrier();
       return null;
   }
+}
+
+/** Alters one byte of a gathered result: another rank's data where there is some, else this rank's own. */
+function alterOne(got: Uint8Array[], rank: number): void {
+  const victim = [...got.keys()].find((r) => r !== rank && got[r].length > 0) ?? rank;
+  got[victim][got[victim].length >> 1] ^= 0x5a;
 }
 
 /** What a rank reports (one JSON line on its stdout). */
@@ -264,7 +298,7 @@ async function worker(cfg: Config): Promise<void> {
   try {
     for (const op of plan(cfg.seed, cfg.ops, size, cfg.maxSize)) {
       current = op;
-      const corrupt = corruptPending && op.index >= cfg.corruptAt! && op.bytes > 0;
+      const corrupt = corruptPending && op.index >= cfg.corruptAt! && received(op, rank, size) > 0;
       if (corrupt) {
         corruptPending = false;
         console.error(`soak: --corrupt-at ${cfg.corruptAt}: rank ${rank} alters its result of op ${op.index} (${describeOp(op)})`);
@@ -462,6 +496,7 @@ async function main(): Promise<void> {
   const expectedCalls = {
     allreduce: kinds['allreduce-sum'] + kinds['allreduce-mean'],
     allgatherv: kinds.allgatherv,
+    alltoallv: kinds.alltoallv,
     broadcast: kinds.broadcast,
     barrier: kinds.barrier + 1,
   };
@@ -500,7 +535,7 @@ async function main(): Promise<void> {
     /** Loop time of the slowest rank. */
     seconds,
     opsPerSec: opsDone / seconds,
-    /** Bytes of results per rank (allreduce and broadcast buffers, gathered payloads), summed over the plan. */
+    /** Bytes of results per rank (allreduce and broadcast buffers, gathered payloads, alltoallv parts received: their mean), summed over the plan. */
     payloadBytes,
     /** Bytes all ranks put on the wire (payload and headers). */
     wireBytes,

@@ -12,11 +12,14 @@ t.test('LocalCommunicator: identity collectives, zero bytes', async (t) => {
   const payload = Uint8Array.of(7);
   t.equal((await comm.allgatherv(payload))[0], payload);
   t.equal(await comm.broadcast(payload, 0), payload);
+  t.same(await comm.alltoallv([payload]), [payload]);
   await comm.barrier();
   await t.rejects(comm.broadcast(payload, 1), RangeError);
+  await t.rejects(comm.alltoallv([payload, payload]), RangeError);
   await t.rejects(comm.allreduce(buf, 'avg' as 'sum'), TypeError);
   t.equal(comm.stats.bytesSent + comm.stats.bytesReceived, 0);
   t.equal(comm.stats.byKind.allreduce.calls, 1);
+  t.equal(comm.stats.byKind.alltoallv.calls, 1);
 });
 
 const cases = [[1, 'tcp'], ...[2, 3, 4].flatMap((n) => TRANSPORTS.map((tr) => [n, tr] as const))] as const;
@@ -40,6 +43,26 @@ for (const [n, transport] of cases) {
     const sent = stats.reduce((a, s) => a + s.byKind.allreduce.bytesSent, 0);
     const received = stats.reduce((a, s) => a + s.byKind.allreduce.bytesReceived, 0);
     t.equal(sent, received, 'every allreduce byte sent was received');
+  });
+}
+
+for (const [n, transport] of cases.filter(([n]) => n > 1)) {
+  t.test(`${n} ranks over ${transport}: alltoallv of uneven, empty and > 1 MiB parts, bit-exact, bytes counted`, async (t) => {
+    const ranks = await runGroup(t, { n, scenario: 'alltoallv', env: () => ({ TEST_TRANSPORT: transport }) });
+    for (const { rank, result } of ranks) t.ok(result.ok, `rank ${rank}: ${result.message ?? 'ok'}`);
+    if (!ranks.every((r) => r.result.ok)) return;
+    const kinds = ranks.map((r) => (r.result.stats as { byKind: Record<string, { calls: number; bytesSent: number; bytesReceived: number }> }).byKind);
+    for (const [rank, byKind] of kinds.entries()) {
+      const { calls, bytesSent } = byKind.alltoallv;
+      const payload = ranks[rank].result.payloadSent as number;
+      t.equal(calls, 5, `rank ${rank}: 5 alltoallv calls counted`);
+      // One frame per part: the payload plus a header of a few dozen bytes, never the parts of other peers.
+      const headers = bytesSent - payload;
+      t.ok(payload > 0 && headers > 0 && headers < 5 * (n - 1) * 100, `rank ${rank}: ${bytesSent} bytes sent for ${payload} payload bytes`);
+      t.equal(byKind.allgatherv.calls + byKind.allreduce.calls, 0, 'counted under its own kind');
+    }
+    const total = (k: 'bytesSent' | 'bytesReceived') => kinds.reduce((a, b) => a + b.alltoallv[k], 0);
+    t.equal(total('bytesSent'), total('bytesReceived'), 'every byte sent was received');
   });
 }
 

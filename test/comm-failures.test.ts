@@ -18,6 +18,16 @@ for (const transport of TRANSPORTS) {
     }
   });
 
+  t.test(`${transport}: a rank calling allgatherv while the others call alltoallv: every rank names both calls`, async (t) => {
+    const ranks = await runGroup(t, { n: 3, scenario: 'desync-alltoallv', env: () => ({ DESYNC_RANK: '2', TEST_TRANSPORT: transport }), killAfterMs: 30_000 });
+    for (const { rank, result } of ranks) {
+      t.equal(result.name, 'CollectiveError', `rank ${rank} failed`);
+      t.match(result.message, /^collective #1 mismatch: rank \d called \S+ but rank \d called \S+$/);
+      t.match(result.message, 'rank 2 called allgatherv');
+      t.match(result.message, /rank [01] called alltoallv/);
+    }
+  });
+
   t.test(`${transport}: collective timeout names the rank that did not arrive`, async (t) => {
     const start = Date.now();
     const ranks = await runGroup(t, {

@@ -9,7 +9,7 @@ const TINY = ['--data', 'synthetic:quick,rows=3000,eval-rows=400', '--mlp', '8',
 
 t.test('ddp-launch --compare runs the job under each strategy and writes table, JSON and chart', async (t) => {
   const out = join(t.testdir(), 'cmp');
-  const strategies = ['allreduce', 'dense', 'local-clip', 'local-sgd:2', 'hybrid', 'ps', 'async-ps:0'];
+  const strategies = ['allreduce', 'dense', 'local-clip', 'local-sgd:2', 'hybrid', 'sharded', 'ps', 'async-ps:0'];
   // --servers goes to the parameter-server runs only; async-ps workers meet every --check-every steps.
   const args = ['-n', '2', '--servers', '2', ...TINY, '--steps', '6', '--eval-every', '2', '--check-every', '2'];
   const r = await runLauncher(['--compare', strategies.join(','), '--compare-out', out, ...args], { timeoutMs: 150_000 });
@@ -25,7 +25,7 @@ t.test('ddp-launch --compare runs the job under each strategy and writes table, 
     t.ok(s.samplesPerSec! > 0 && s.bytesPerStep!.dense > 0 && s.bytesPerStep!.sparse > 0, `${s.label}: throughput and traffic`);
   }
   const by = new Map(json.strategies.map((s) => [s.label, s]));
-  for (const same of ['dense', 'ps', 'async-ps:0']) t.equal(by.get(same)!.eval!.auc, by.get('allreduce')!.eval!.auc, `${same} trains the allreduce model`);
+  for (const same of ['dense', 'sharded', 'ps', 'async-ps:0']) t.equal(by.get(same)!.eval!.auc, by.get('allreduce')!.eval!.auc, `${same} trains the allreduce model`);
   // Averaging every 2 steps sends weights + Adam's m and v: 3 vectors per 2 steps, 1.5x allreduce's gradients.
   const ratio = by.get('local-sgd:2')!.bytesPerStep!.dense / by.get('allreduce')!.bytesPerStep!.dense;
   t.ok(ratio > 1.4 && ratio < 1.6, `local-sgd:2 dense bytes per step = ${ratio.toFixed(3)} x allreduce's`);

@@ -12,11 +12,11 @@ const grads = (step: number): LocalGrads =>
 t.test('hybrid hands out each step\'s merged embedding gradients one step late, and the last at drain()', async (t) => {
   const sync = new HybridSync(new LocalCommunicator(), 2);
   const g1 = await sync.exchange(grads(1));
-  t.same(Array.from(g1.dense), [1], 'dense: this step');
+  t.same(Array.from(g1.dense!), [1], 'dense: this step');
   t.equal(g1.embed, null, 'step 1: no embedding update');
   t.equal(g1.localUnique, 1);
   const g2 = await sync.exchange(grads(2));
-  t.same(Array.from(g2.dense), [2]);
+  t.same(Array.from(g2.dense!), [2]);
   t.equal(g2.embed!.step, 1, 'step 2 applies step 1\'s gradients');
   t.same(Array.from(g2.embed!.field.ids), [3]);
   t.same(Array.from(g2.embed!.field.counts), [2]);

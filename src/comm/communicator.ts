@@ -3,8 +3,9 @@
  * see it; the trainer calls it to synchronise gradients, counts and checkpoints across ranks.
  */
 
-export type CollectiveKind = 'allreduce' | 'allgatherv' | 'broadcast' | 'barrier';
-export const COLLECTIVE_KINDS: readonly CollectiveKind[] = ['allreduce', 'allgatherv', 'broadcast', 'barrier'];
+export type CollectiveKind = 'allreduce' | 'allgatherv' | 'broadcast' | 'barrier' | 'alltoallv';
+/** The index of a kind is on the wire (message headers): append new kinds, never reorder. */
+export const COLLECTIVE_KINDS: readonly CollectiveKind[] = ['allreduce', 'allgatherv', 'broadcast', 'barrier', 'alltoallv'];
 
 export type ReduceOp = 'sum' | 'mean';
 
@@ -34,6 +35,11 @@ export interface Communicator {
   allreduce(buf: Float32Array, op: ReduceOp): Promise<void>;
   /** Every rank's payload (lengths may differ, empty allowed), index = rank; entry `rank` is `payload` itself. */
   allgatherv(payload: Uint8Array): Promise<Uint8Array[]>;
+  /**
+   * Personalised exchange: `parts[r]` goes to rank r (one part per rank; lengths may differ, empty allowed).
+   * Returns what each rank sent this one, index = sender; entry `rank` is `parts[rank]` itself.
+   */
+  alltoallv(parts: Uint8Array[]): Promise<Uint8Array[]>;
   /** Returns root's `buf` on every rank (root gets `buf` itself); other ranks' `buf` is ignored. */
   broadcast(buf: Uint8Array, root: number): Promise<Uint8Array>;
   barrier(): Promise<void>;
@@ -73,6 +79,10 @@ export function checkReduceOp(op: string): asserts op is ReduceOp {
 
 export function checkLane(id: number): void {
   if (!Number.isInteger(id) || id < 0 || id >= MAX_LANES) throw new RangeError(`lane ${id} is not a lane (0..${MAX_LANES - 1})`);
+}
+
+export function checkParts(parts: readonly Uint8Array[], size: number): void {
+  if (parts.length !== size) throw new RangeError(`alltoallv needs one part per rank: got ${parts.length} parts for ${size} ranks`);
 }
 
 export function checkRoot(root: number, size: number): void {

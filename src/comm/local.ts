@@ -1,4 +1,4 @@
-import { checkLane, checkReduceOp, checkRoot, createStats, type Communicator, type CollectiveKind, type ReduceOp } from './communicator.js';
+import { checkLane, checkParts, checkReduceOp, checkRoot, createStats, type Communicator, type CollectiveKind, type ReduceOp } from './communicator.js';
 
 /** World size 1: every collective is the identity and moves zero bytes, so the trainer needs no special case. */
 export class LocalCommunicator implements Communicator {
@@ -14,6 +14,12 @@ export class LocalCommunicator implements Communicator {
   async allgatherv(payload: Uint8Array): Promise<Uint8Array[]> {
     this.count('allgatherv');
     return [payload];
+  }
+
+  async alltoallv(parts: Uint8Array[]): Promise<Uint8Array[]> {
+    checkParts(parts, this.size);
+    this.count('alltoallv');
+    return [parts[0]];
   }
 
   async broadcast(buf: Uint8Array, root: number): Promise<Uint8Array> {

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   checkLane,
+  checkParts,
   checkReduceOp,
   checkRoot,
   countReceived,
@@ -22,6 +23,7 @@ import {
 import { CollectiveError } from './errors.js';
 import { Mailbox, type Envelope } from './mailbox.js';
 import { allgatherv } from './ops/allgatherv.js';
+import { alltoallv } from './ops/alltoallv.js';
 import { ringAllreduce } from './ops/allreduce.js';
 import { barrier } from './ops/barrier.js';
 import { broadcast } from './ops/broadcast.js';
@@ -95,6 +97,12 @@ class Lane implements Communicator {
 
   allgatherv(payload: Uint8Array): Promise<Uint8Array[]> {
     return this.group.run(this, 'allgatherv', '', (ctx) => allgatherv(ctx, payload));
+  }
+
+  /** No shape in the signature: the part count is the group size, and lengths may differ between ranks. */
+  alltoallv(parts: Uint8Array[]): Promise<Uint8Array[]> {
+    checkParts(parts, this.size);
+    return this.group.run(this, 'alltoallv', '', (ctx) => alltoallv(ctx, parts));
   }
 
   broadcast(buf: Uint8Array, root: number): Promise<Uint8Array> {

@@ -8,7 +8,7 @@ import { TRANSPORTS, type TransportName } from '../comm/transport.js';
 import { LOG_LEVELS, type LogLevel } from '../util/log.js';
 
 /** The --sync strategies (src/sync/registry.ts builds them). */
-export const SYNC_NAMES = ['allreduce', 'dense', 'local-clip', 'local-sgd', 'hybrid', 'ps', 'async-ps'] as const;
+export const SYNC_NAMES = ['allreduce', 'dense', 'local-clip', 'local-sgd', 'hybrid', 'sharded', 'ps', 'async-ps'] as const;
 export type SyncName = (typeof SYNC_NAMES)[number];
 
 /** Every flag a training worker understands; `ddp-launch` forwards them unchanged to each rank. */
@@ -53,6 +53,7 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
       'how replicas synchronise: allreduce (per-ID global merge, CowClip with global counts); dense (embedding grads densified to whole tables and all-reduced: same maths, more bytes); ' +
       "local-clip (CowClip with each rank's local counts, then average: the naive port); local-sgd (replicas train alone, parameters averaged every --sync-every steps); " +
       'hybrid (dense synchronous, embedding updates applied one step late so their exchange overlaps the next step); ' +
+      'sharded (each rank owns the embedding rows whose ID hashes to it: rows go to their owner by all-to-all, the owner applies the allreduce maths, ranks pull the rows of each batch: fewer bytes from 3 ranks on); ' +
       'ps (parameter servers, started by ddp-launch --servers K, own the parameters and apply every update: the allreduce maths); ' +
       'async-ps (ps where a worker may run up to --staleness steps ahead of the slowest, on parameters that old)',
   },

@@ -145,15 +145,38 @@ export function encodeSparse(g: SparseGrad): Uint8Array {
   if (g.counts.length !== u || g.rows.length !== u * g.dim) {
     throw new RangeError(`encodeSparse: ${u} ids, ${g.counts.length} counts, ${g.rows.length} row values`);
   }
-  const buf = new ArrayBuffer(encodedSize(u, g.dim));
-  const header = new Uint32Array(buf, 0, 4);
+  const out = new Uint8Array(encodedSize(u, g.dim));
+  const v = sparseView(out, u, g.dim);
+  v.ids.set(g.ids);
+  v.counts.set(g.counts);
+  v.rows.set(g.rows);
+  return out;
+}
+
+/**
+ * An encodeSparse payload of u rows built in place: writes the header into `bytes` (encodedSize(u, dim) of
+ * them, 4-byte aligned) and returns views of its ids, counts and rows for the caller to fill, so rows can be
+ * scattered into several payloads without an intermediate copy.
+ */
+export function sparseView(bytes: Uint8Array, u: number, dim: number): SparseGrad {
+  if (bytes.byteOffset % 4 !== 0 || bytes.byteLength !== encodedSize(u, dim)) {
+    throw new RangeError(`sparseView: ${bytes.byteLength} bytes at offset ${bytes.byteOffset} for ${u} rows of dim ${dim}`);
+  }
+  const header = new Uint32Array(bytes.buffer, bytes.byteOffset, 4);
   header[0] = MAGIC;
   header[1] = u;
-  header[2] = g.dim;
-  new Int32Array(buf, HEADER_BYTES, u).set(g.ids);
-  new Float32Array(buf, HEADER_BYTES + 4 * u, u).set(g.counts);
-  new Float32Array(buf, HEADER_BYTES + 8 * u, u * g.dim).set(g.rows);
-  return new Uint8Array(buf);
+  header[2] = dim;
+  return viewsOf(bytes, u, dim);
+}
+
+function viewsOf(bytes: Uint8Array, u: number, dim: number): SparseGrad {
+  const base = bytes.byteOffset + HEADER_BYTES;
+  return {
+    dim,
+    ids: new Int32Array(bytes.buffer, base, u),
+    counts: new Float32Array(bytes.buffer, base + 4 * u, u),
+    rows: new Float32Array(bytes.buffer, base + 8 * u, u * dim),
+  };
 }
 
 /**
@@ -170,11 +193,5 @@ export function decodeSparse(bytes: Uint8Array): SparseGrad {
   if (dim < 1 || aligned.byteLength !== encodedSize(u, dim)) {
     throw new Error(`decodeSparse: ${aligned.byteLength} bytes do not hold ${u} rows of dim ${dim}`);
   }
-  const base = aligned.byteOffset + HEADER_BYTES;
-  return {
-    dim,
-    ids: new Int32Array(aligned.buffer, base, u),
-    counts: new Float32Array(aligned.buffer, base + 4 * u, u),
-    rows: new Float32Array(aligned.buffer, base + 8 * u, u * dim),
-  };
+  return viewsOf(aligned, u, dim);
 }

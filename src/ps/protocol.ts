@@ -110,13 +110,13 @@ export function decodeReply(frame: Buffer): Reply {
 }
 
 /** A typed view of a frame's bytes (copied only if the frame is not 4-byte aligned). */
-export function f32(frame: Buffer): Float32Array {
+export function f32(frame: Uint8Array): Float32Array {
   const b = frame.byteOffset % 4 === 0 ? frame : Buffer.from(frame);
   if (b.byteLength % 4) throw new Error(`frame of ${b.byteLength} bytes is not float32 values`);
   return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
 }
 
-export function i32(frame: Buffer): Int32Array {
+export function i32(frame: Uint8Array): Int32Array {
   const b = frame.byteOffset % 4 === 0 ? frame : Buffer.from(frame);
   if (b.byteLength % 4) throw new Error(`frame of ${b.byteLength} bytes is not int32 values`);
   return new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4);

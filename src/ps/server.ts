@@ -13,10 +13,9 @@
 import { Router } from 'zeromq';
 import type { TrainConfig } from '../config/train-config.js';
 import { configFingerprint } from '../config/train-config.js';
-import { decodeSparse, mergeSparse, type SparseGrad } from '../model/merge.js';
+import { decodeSparse, type SparseGrad } from '../model/merge.js';
 import { createOptimizer, type Optimizer } from '../optim/optimizer.js';
 import { denseLrAt } from '../optim/schedule.js';
-import { unpack as splitPacked } from '../sync/allreduce.js';
 import { shardRange } from '../train/batches.js';
 import { buildReplica, type Replica, type ReplicaShape } from '../train/trainer.js';
 import { bindTcp, resolveIPv4 } from '../../topology/address.js';
@@ -24,6 +23,7 @@ import { curveKeysFromToken, curveServer, type CurveKeys } from '../comm/curve.j
 import { UserError } from '../util/errors.js';
 import { packageVersion } from '../util/version.js';
 import { decodeRequest, encodeHeader, f32, frameOf, i32, ownerOf, serverPort, type Reply, type Request } from './protocol.js';
+import { applyRows, ownedRows, packRows } from './shard.js';
 
 export interface ServerOptions {
   index: number;
@@ -149,13 +149,12 @@ export class ParamServer {
     const { index, servers, cfg } = this.opts;
     const rep = buildReplica(cfg, shape);
     const [lo, hi] = shardRange(rep.dense.length, index, servers);
-    const owned: number[] = [];
-    for (let id = 0; id < shape.totalRows; id++) if (ownerOf(id, servers) === index) owned.push(id);
+    const owned = ownedRows(shape.totalRows, servers)[index];
     this.opts.log(
       `parameter server ${index + 1}/${servers}: ${owned.length.toLocaleString('en')} of ${shape.totalRows.toLocaleString('en')} embedding rows, ` +
         `dense weights [${lo}, ${hi}) of ${rep.dense.length}, staleness ${this.opts.staleness}`,
     );
-    return { rep, shape, lo, hi, denseOpt: createOptimizer(cfg.optimizer, hi - lo), owned: Int32Array.from(owned) };
+    return { rep, shape, lo, hi, denseOpt: createOptimizer(cfg.optimizer, hi - lo), owned };
   }
 
   private handle(worker: number, req: Exclude<Request, { t: 'hello' }>, frames: Buffer[]): void {
@@ -226,15 +225,11 @@ export class ParamServer {
 
   private apply(t: number, step: Step): void {
     const { rep, lo, hi, denseOpt } = this.shard!;
-    const d = this.opts.cfg.embedDim;
     // Summed in worker order into zeros, as the gradients' owner would: 0 + a + b ...
     const g = new Float32Array(hi - lo);
     for (const part of step.dense) for (let i = 0; i < g.length; i++) g[i] += part![i];
     denseOpt.updateDense(rep.dense.subarray(lo, hi), g, denseLrAt(rep.hyper, t - 1), t);
-    const parts = step.sparse as SparseGrad[];
-    const merged = parts.length === 1 ? parts[0] : mergeSparse(parts, d + 1);
-    const { field, linear } = splitPacked(merged, d);
-    this.lastStats = rep.embed.update(field, linear, t);
+    this.lastStats = applyRows(rep.embed, step.sparse as SparseGrad[], t);
     this.applied = t;
   }
 
@@ -280,33 +275,4 @@ export async function serveFromEnv(cfg: TrainConfig, env: NodeJS.ProcessEnv, log
   const curve = cfg.secure ? curveKeysFromToken(token) : null;
   const server = await ParamServer.start({ index, servers, workers, host, port, token, staleness: cfg.sync === 'ps' ? 0 : cfg.staleness, cfg, log, curve });
   await server.run();
-}
-
-/** Per id: d values of each `field` array, then one value of each `first` array (the layout unpackRows reads). */
-export function packRows(ids: Int32Array, field: Float32Array[], first: Float32Array[], d: number): Buffer {
-  const width = field.length * d + first.length;
-  const out = new Float32Array(ids.length * width);
-  for (let j = 0, at = 0; j < ids.length; j++) {
-    const id = ids[j];
-    for (const a of field) {
-      out.set(a.subarray(id * d, id * d + d), at);
-      at += d;
-    }
-    for (const a of first) out[at++] = a[id];
-  }
-  return Buffer.from(out.buffer);
-}
-
-/** Inverse of packRows: writes the rows of `ids` into the arrays. */
-export function unpackRows(ids: Int32Array, rows: Float32Array, field: Float32Array[], first: Float32Array[], d: number): void {
-  const width = field.length * d + first.length;
-  if (rows.length !== ids.length * width) throw new Error(`parameter server sent ${rows.length} values for ${ids.length} rows of ${width}`);
-  for (let j = 0, at = 0; j < ids.length; j++) {
-    const id = ids[j];
-    for (const a of field) {
-      a.set(rows.subarray(at, at + d), id * d);
-      at += d;
-    }
-    for (const a of first) a[id] = rows[at++];
-  }
 }

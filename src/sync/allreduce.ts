@@ -4,7 +4,7 @@ import { Meter } from './meter.js';
 import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
 
 /** Embedding rows travel on their own lane, beside the dense all-reduce on lane 0. */
-const SPARSE_LANE = 1;
+export const SPARSE_LANE = 1;
 
 /**
  * The default strategy: dense gradients summed by ring all-reduce; embedding gradients merged per ID

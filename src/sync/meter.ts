@@ -9,7 +9,7 @@ export type Traffic = 'dense' | 'sparse';
  *
  * Bytes are the change of the communicator's counter for the call's kind between the call and its completion.
  * Lanes run concurrently, so this is exact as long as no other collective of the same kind is in flight
- * meanwhile (true of every strategy here: the sparse lane carries all-gathers, the dense lane all-reduces).
+ * meanwhile (true of every strategy here: the sparse lane carries all-gathers or all-to-alls, the dense lane all-reduces).
  */
 export class Meter {
   readonly bytes: Record<Traffic, number> = { dense: 0, sparse: 0 };

@@ -1,9 +1,8 @@
 import { Dealer } from 'zeromq';
 import type { Communicator } from '../comm/communicator.js';
 import { curveClient, type CurveKeys } from '../comm/curve.js';
-import { encodeSparse, type SparseGrad } from '../model/merge.js';
-import { decodeReply, encodeHeader, f32, frameOf, i32, ownerOf, type Reply, type Request } from '../ps/protocol.js';
-import { unpackRows } from '../ps/server.js';
+import { decodeReply, encodeHeader, f32, frameOf, i32, type Reply, type Request } from '../ps/protocol.js';
+import { splitByOwner, uniqueByOwner, unpackRows } from '../ps/shard.js';
 import { shardRange } from '../train/batches.js';
 import type { Replica, ReplicaShape } from '../train/trainer.js';
 import { UserError } from '../util/errors.js';
@@ -66,15 +65,7 @@ export class PsSync extends AllreduceSync {
 
   async prepare(step: number, ids: Int32Array): Promise<void> {
     const links = await this.connect();
-    const k = links.length;
-    const want: number[][] = Array.from({ length: k }, () => []);
-    for (const id of ids) {
-      if (this.seen[id]) continue;
-      this.seen[id] = 1;
-      want[ownerOf(id, k)].push(id);
-    }
-    for (const list of want) for (const id of list) this.seen[id] = 0;
-    const asked = want.map((list) => Int32Array.from(list));
+    const asked = uniqueByOwner(ids, links.length, this.seen);
     const replies = await this.meter.wait(Promise.all(links.map((l, s) => this.request(l, s, { t: 'pull', step }, 'params', 2, asked[s]))));
     this.stats = { rowsInBatch: 0, rowsClipped: 0 };
     const { field, first } = this.rep;
@@ -92,31 +83,16 @@ export class PsSync extends AllreduceSync {
 
   override async exchange(local: LocalGrads): Promise<GlobalGrads> {
     const links = await this.connect();
-    const k = links.length;
     const mine = this.mergeLocal(local);
-    const w = this.dim + 1;
-    // This rank's merged rows by owner: ids stay ascending within each part, as the server's merge expects.
-    const owner = new Int32Array(mine.ids.length);
-    const sizes = new Int32Array(k);
-    for (let j = 0; j < mine.ids.length; j++) sizes[(owner[j] = ownerOf(mine.ids[j], k))]++;
-    const parts: SparseGrad[] = Array.from(sizes, (n) => ({ dim: w, ids: new Int32Array(n), counts: new Float32Array(n), rows: new Float32Array(n * w) }));
-    const filled = new Int32Array(k);
-    for (let j = 0; j < mine.ids.length; j++) {
-      const part = parts[owner[j]];
-      const i = filled[owner[j]]++;
-      part.ids[i] = mine.ids[j];
-      part.counts[i] = mine.counts[j];
-      for (let c = 0; c < w; c++) part.rows[i * w + c] = mine.rows[j * w + c];
-    }
+    const parts = splitByOwner(mine, links.length); // fresh payloads: sent as they are, no copy
     links.forEach((link, s) => {
       const dense = frameOf(local.dense.subarray(link.lo, link.hi));
-      const encoded = encodeSparse(parts[s]); // a fresh payload: sent as it is, no copy
-      const sparse = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+      const sparse = Buffer.from(parts[s].buffer, parts[s].byteOffset, parts[s].byteLength);
       this.meter.bytes.dense += dense.length;
       this.meter.bytes.sparse += sparse.length;
       void this.send(link, [encodeHeader({ t: 'push', step: local.step }), dense, sparse]);
     });
-    return { dense: local.dense, embed: null, localUnique: mine.ids.length, applied: this.stats };
+    return { dense: null, embed: null, localUnique: mine.ids.length, applied: this.stats };
   }
 
   async refresh(step: number): Promise<void> {

@@ -9,6 +9,7 @@ import { HybridSync } from './hybrid.js';
 import { LocalClipSync } from './local-clip.js';
 import { LocalSgdSync } from './local-sgd.js';
 import { PsSync } from './ps.js';
+import { ShardedSync } from './sharded.js';
 import type { SyncStrategy } from './types.js';
 
 /** The strategy named by --sync. */
@@ -24,6 +25,8 @@ export function createSync(cfg: TrainConfig, comm: Communicator, rep: Replica, s
       return new LocalSgdSync(comm, cfg.embedDim, rep, cfg.syncEvery);
     case 'hybrid':
       return new HybridSync(comm, cfg.embedDim);
+    case 'sharded':
+      return new ShardedSync(comm, cfg.embedDim, rep);
     case 'ps':
     case 'async-ps':
       return new PsSync(comm, cfg.embedDim, rep, {

@@ -28,13 +28,17 @@ export interface EmbedGrads {
 /** What every rank applies after a step's exchange. */
 export interface GlobalGrads {
   /**
-   * Set by a strategy that already brought the replica to its post-step parameters (a parameter server applied
-   * the update): the trainer then applies nothing, and `stats` reports the server's embedding update.
+   * Set by a strategy whose embedding rows are updated by their owners (parameter servers, the ranks under
+   * `sharded`), with `embed` null: the owners' CowClip figures, summed over owners, of the last update they
+   * reported (one step late). rowsInBatch is then the global batch's distinct ids.
    */
   applied?: { rowsInBatch: number; rowsClipped: number };
-  /** The dense gradient to apply (sum over ranks = gradient of the global mean loss, for synchronous strategies). */
-  dense: Float32Array;
-  /** The embedding gradients to apply now, or null: none this step (hybrid applies them one step late). */
+  /**
+   * The dense gradient to apply (sum over ranks = gradient of the global mean loss, for synchronous strategies),
+   * or null: the strategy already brought the dense weights to their post-step values (parameter servers).
+   */
+  dense: Float32Array | null;
+  /** The embedding gradients to apply now, or null: none this step (hybrid applies them one step late), or the owners applied them. */
   embed: EmbedGrads | null;
   /** Distinct IDs this rank contributed (the rows of its sparse payload). */
   localUnique: number;

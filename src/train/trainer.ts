@@ -314,16 +314,14 @@ export async function train(
         });
     if (lossDone) await sync.meter.wait(lossDone);
     unique.local += global?.localUnique ?? 0;
-    unique.global += global?.embed?.field.ids.length ?? 0;
+    unique.global += global?.embed?.field.ids.length ?? global?.applied?.rowsInBatch ?? 0;
     chargeSync(t, waited);
 
     t = performance.now();
     rep.step = step + 1;
     let stats = global?.applied ?? { rowsInBatch: 0, rowsClipped: 0 };
-    if (global && !global.applied) {
-      rep.denseOpt.updateDense(rep.dense, global.dense, denseLrAt(rep.hyper, step), rep.step);
-      if (global.embed) stats = applyEmbed(rep, global.embed);
-    }
+    if (global?.dense) rep.denseOpt.updateDense(rep.dense, global.dense, denseLrAt(rep.hyper, step), rep.step);
+    if (global?.embed) stats = applyEmbed(rep, global.embed);
     time.update += performance.now() - t;
 
     t = performance.now();

@@ -1,0 +1,156 @@
+import type { Communicator } from '../comm/communicator.js';
+import { decodeSparse, type SparseGrad } from '../model/merge.js';
+import { f32, i32 } from '../ps/protocol.js';
+import { applyRows, ownedRows, packRows, splitByOwner, uniqueByOwner, unpackRows } from '../ps/shard.js';
+import type { EmbedUpdateStats } from '../optim/embed-update.js';
+import type { Replica } from '../train/trainer.js';
+import { AllreduceSync, SPARSE_LANE } from './allreduce.js';
+import type { GlobalGrads, LocalGrads } from './types.js';
+
+const NO_IDS = new Int32Array(0);
+const NOTHING = new Uint8Array(0);
+/** Float32 slots before the rows of an answer: the owner's CowClip figures (rows in batch, rows clipped). */
+const ANSWER_LEAD = 2;
+
+/**
+ * `--sync sharded`: the parameter-server design with every rank the server of its own shard, over the
+ * Communicator (as TorchRec shards embedding tables). Rank k owns the embedding rows whose id hashes to k
+ * (ownerOf: the row id already names the field, tables being concatenated) and is the only rank that updates
+ * them and their optimizer state; the dense weights stay replicated and ring-all-reduced, as in `allreduce`.
+ * Other ranks' copies of a row go stale, so they are never read without asking the owner first: a rank that
+ * only received the rows it had sent gradients for would look up its stale copy of any other row later.
+ *
+ * Per step t, three collectives (and the trainer's loss all-reduce):
+ *   prepare(t)  alltoallv (lane 1): to each owner, the distinct ids of batch t it owns and this rank's merged
+ *               rows of step t - 1 that it owns (ids, counts, [field | first-order] rows). Each owner merges the
+ *               parts in rank order (the per-ID sums of `allreduce`'s merge of all-gathered payloads, to the
+ *               bit), applies L2, CowClip with the global counts and the optimizer to its rows (applyRows, the
+ *               parameter server's update), then
+ *               alltoallv (lane 1): answers each rank with the current rows it asked for, which the rank writes
+ *               into its replica before the batch's rows are gathered.
+ *   exchange(t) dense gradients: ring all-reduce on lane 0, applied by the trainer; this rank's rows merged
+ *               per ID, kept until the next prepare (or refresh), where they travel with the next requests.
+ * Deferring a step's rows to the next pull saves an all-to-all per step and changes nothing: no rank reads
+ * an embedding row between the exchange and the owner's answer, and refresh() flushes them before anything
+ * reads the whole replica. All ranks exchange on the same steps, so all agree on whether rows are pending.
+ *
+ * Bytes a rank sends per step, with U its distinct ids and w = d + 1: (N-1)/N x U x (1 + (w + 2) + w) values
+ * (ids asked for, gradient rows with id and count, rows answered) against (N-1) x U x (w + 2) for the
+ * all-gather: about 2 / N of it, so it only pays from N = 3 on; what it costs is two all-to-all round trips
+ * before each forward pass, where `allreduce` overlaps its all-gather with the dense all-reduce.
+ *
+ * `--embed-update lazy` updates only the rows in the global batch. `--embed-update dense` (L2 and the optimizer
+ * on every row every step, touched or not) stays exact: the owner runs the table-wide update every step (as
+ * the parameter server does), so each of its rows, touched or not, gets its decay and optimizer step with
+ * its own state, as under `allreduce`; only the owner's values count, and other ranks' copies (which this
+ * update moves without their gradients) are replaced before they are read. The table-wide work is not
+ * divided by N: each rank does what a rank does under `allreduce`.
+ *
+ * refresh() (before drift checks, evaluations, checkpoints and the end) applies the pending rows, then
+ * all-gathers every owner's rows with their optimizer state, so replicas are complete and identical there;
+ * like `ps`'s fetch, that traffic is not in the per-step bytes. CowClip figures reach the trainer one step late
+ * (an owner reports an update with its next answer), as under `ps`.
+ */
+export class ShardedSync extends AllreduceSync {
+  override readonly name = 'sharded';
+  /** This rank's merged rows of the last exchanged step, not yet sent to their owners. */
+  private pending: { grad: SparseGrad; step: number } | null = null;
+  /** Figures of the updates this rank applied as an owner and has not reported yet. */
+  private unreported: EmbedUpdateStats = { rowsInBatch: 0, rowsClipped: 0 };
+  /** Figures of the last update, summed over owners, as of the last answer. */
+  private stats: EmbedUpdateStats = { rowsInBatch: 0, rowsClipped: 0 };
+  /** One mark per table row, for listing a batch's distinct ids (cleared after each use). */
+  private readonly seen: Uint8Array;
+  /** Every rank's rows, ascending. */
+  private readonly owned: Int32Array[];
+  private readonly noGrad: SparseGrad;
+
+  constructor(
+    comm: Communicator,
+    dim: number,
+    private readonly rep: Pick<Replica, 'field' | 'first' | 'embed'>,
+  ) {
+    super(comm, dim);
+    this.seen = new Uint8Array(rep.field.rows);
+    this.owned = ownedRows(rep.field.rows, comm.size);
+    this.noGrad = { dim: dim + 1, ids: NO_IDS, counts: new Float32Array(0), rows: new Float32Array(0) };
+  }
+
+  async prepare(_step: number, ids: Int32Array): Promise<void> {
+    const { rank } = this.comm;
+    const { field, first } = this.rep;
+    const asked = uniqueByOwner(ids, this.comm.size, this.seen);
+    asked[rank] = NO_IDS; // this rank's own rows are current in its replica
+    const requests = await this.push(asked);
+    const { rowsInBatch, rowsClipped } = this.unreported;
+    const answers = requests.map((want, src) => {
+      if (src === rank) return NOTHING;
+      const out = packRows(want, [field.weights], [first.weights], this.dim, ANSWER_LEAD);
+      new Uint32Array(out.buffer, out.byteOffset, ANSWER_LEAD).set([rowsInBatch, rowsClipped]);
+      return out;
+    });
+    this.unreported = { rowsInBatch: 0, rowsClipped: 0 };
+    const got = await this.meter.run('sparse', 'alltoallv', (c) => c.lane(SPARSE_LANE).alltoallv(answers));
+    const stats = { rowsInBatch, rowsClipped };
+    got.forEach((bytes, owner) => {
+      if (owner === rank) return;
+      const values = f32(bytes);
+      const [inBatch, clipped] = new Uint32Array(values.buffer, values.byteOffset, ANSWER_LEAD);
+      stats.rowsInBatch += inBatch;
+      stats.rowsClipped += clipped;
+      unpackRows(asked[owner], values.subarray(ANSWER_LEAD), [field.weights], [first.weights], this.dim);
+    });
+    this.stats = stats;
+  }
+
+  override async exchange(local: LocalGrads): Promise<GlobalGrads> {
+    const dense = this.startDense(local);
+    const mine = this.mergeLocal(local);
+    this.pending = { grad: mine, step: local.step };
+    await this.meter.wait(dense);
+    return { dense: local.dense, embed: null, localUnique: mine.ids.length, applied: this.stats };
+  }
+
+  async refresh(): Promise<void> {
+    const { rank, size } = this.comm;
+    if (this.pending) await this.push(Array.from({ length: size }, () => NO_IDS));
+    const { field, first, embed } = this.rep;
+    const fieldArrays = [field.weights, ...embed.fieldOpt.state.map((st) => st.data)];
+    const firstArrays = [first.weights, ...embed.firstOpt.state.map((st) => st.data)];
+    const mine = packRows(this.owned[rank], fieldArrays, firstArrays, this.dim);
+    const all = await this.meter.wait(this.comm.lane(SPARSE_LANE).allgatherv(mine));
+    all.forEach((bytes, owner) => {
+      if (owner !== rank) unpackRows(this.owned[owner], f32(bytes), fieldArrays, firstArrays, this.dim);
+    });
+  }
+
+  /**
+   * One alltoallv: to each owner, the ids this rank asks it for, then this rank's pending rows that it owns;
+   * as an owner, applies the pending step to its rows. Returns the ids each rank asked this one for.
+   */
+  private async push(asked: Int32Array[]): Promise<Int32Array[]> {
+    const pending = this.pending;
+    this.pending = null;
+    const parts = splitByOwner(pending?.grad ?? this.noGrad, this.comm.size, asked.map((a) => 4 * (1 + a.length)));
+    parts.forEach((part, owner) => {
+      const head = new Int32Array(part.buffer, part.byteOffset, 1 + asked[owner].length);
+      head[0] = asked[owner].length;
+      head.set(asked[owner], 1);
+    });
+    const got = await this.meter.run('sparse', 'alltoallv', (c) => c.lane(SPARSE_LANE).alltoallv(parts));
+    const requests: Int32Array[] = [];
+    const grads = got.map((bytes, src) => {
+      const words = i32(bytes);
+      const q = words[0];
+      if (!(q >= 0 && q < words.length)) throw new Error(`sharded: rank ${src} asked for ${q} rows in a part of ${bytes.length} bytes`);
+      requests.push(words.subarray(1, 1 + q));
+      return decodeSparse(new Uint8Array(words.buffer, words.byteOffset + 4 * (1 + q), words.byteLength - 4 * (1 + q)));
+    });
+    if (pending) {
+      const s = applyRows(this.rep.embed, grads, pending.step);
+      this.unreported.rowsInBatch += s.rowsInBatch;
+      this.unreported.rowsClipped += s.rowsClipped;
+    }
+    return requests;
+  }
+}
