@@ -38,6 +38,13 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
   return [header, align, ...rows].map((r, i) => (i === 1 ? `|${r.join('|')}|` : `| ${r.join(' | ')} |`)).join('\n');
 }
 
+/** A command-line integer >= 1; `flag` names it in the error. */
+export function positiveInt(flag: string, s: string): number {
+  const n = Number(s);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${flag} ${s}: expected a positive integer`);
+  return n;
+}
+
 /** Command-line lists such as `1024,8192`. */
 export const splitList = (s: string): string[] => s.split(',').map((x) => x.trim()).filter(Boolean);
 

@@ -26,18 +26,14 @@
  * The default run (6 launcher runs of 10 steps) took 2.7-4.4 minutes on 2 cores at load average 6-12. JSON then
  * markdown tables go to stdout, progress to stderr. N larger than the core count is labelled oversubscribed.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createModel } from '../src/model/registry.js';
 import type { RunReport } from '../src/train/report.js';
-import { loadavgNow, machineInfo, markdownTable, median, splitList } from './common.js';
+import { loadavgNow, machineInfo, markdownTable, median } from './common.js';
+import { denseParams, jobFrom, jobOptions, readReport, startLauncher } from './launch.js';
 
-const LAUNCHER = fileURLToPath(new URL('../launcher/cli.js', import.meta.url));
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const MB = 1e6;
 const POLL_MS = 250;
 const TARGET_SPEEDUP = 1.8;
@@ -45,23 +41,10 @@ const TARGET_COMM_SHARE = 0.1;
 
 const { values } = parseArgs({
   options: {
-    nprocs: { type: 'string', default: '1,2' },
-    batch: { type: 'string', default: '8192' },
-    steps: { type: 'string', default: '10' },
-    repeats: { type: 'string', default: '3' },
-    model: { type: 'string', default: 'deepfm' },
-    mlp: { type: 'string' },
-    'embed-dim': { type: 'string' },
-    'timeout-per-run': { type: 'string', default: '900' },
+    ...jobOptions({ nprocs: '1,2', steps: '10', repeats: '3' }),
     json: { type: 'string' },
   },
 });
-
-function positiveInt(flag: string, s: string): number {
-  const n = Number(s);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${flag} ${s}: expected a positive integer`);
-  return n;
-}
 
 const log = (msg: string): void => console.error(`[scaling] ${msg}`);
 
@@ -156,54 +139,13 @@ class ProcMonitor {
 // ---- one launcher run ------------------------------------------------------------------------------------------
 
 async function launch(n: number, trainFlags: string[], reportPath: string, timeoutS: number): Promise<{ report: RunReport; procs: ProcSample[]; seconds: number }> {
-  const t0 = performance.now();
-  const child = spawn(process.execPath, [LAUNCHER, '-n', String(n), ...trainFlags, '--report', reportPath], {
-    cwd: REPO,
-    env: process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const monitor = new ProcMonitor(child.pid ?? -1);
-  let out = '';
-  const keep = (d: Buffer) => {
-    out += d;
-    if (out.length > 200_000) out = out.slice(-100_000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGINT'); // the launcher stops its workers
-    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-  }, timeoutS * 1000);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
-  clearTimeout(timer);
-  const procs = monitor.stop();
-  if (code !== 0) {
-    const tail = out.trim().split('\n').slice(-15).join('\n');
-    throw new Error(`ddp-launch -n ${n} ${timedOut ? `timed out after ${timeoutS} s` : `exited with ${code ?? signal}`}:\n${tail}`);
-  }
-  const report = JSON.parse(readFileSync(reportPath, 'utf8')) as RunReport;
-  return { report, procs, seconds: (performance.now() - t0) / 1000 };
+  const run = startLauncher(['-n', String(n), ...trainFlags, '--report', reportPath], { timeoutS, what: `ddp-launch -n ${n}` });
+  const monitor = new ProcMonitor(run.pid);
+  const seconds = await run.done.finally(() => monitor.stop());
+  return { report: readReport(reportPath), procs: monitor.stop(), seconds };
 }
 
 // ---- analysis --------------------------------------------------------------------------------------------------
-
-/** Dense parameter count of the model the runs trained, from the report's config and data description. */
-function denseParams(r: RunReport): number | null {
-  const m = r.data.match(/(\d+) fields \(\d+ ids\), (\d+) numeric/);
-  if (!m) return null;
-  const c = r.config;
-  return createModel(c.model, {
-    numFields: Number(m[1]),
-    numNumeric: Number(m[2]),
-    embedDim: c.embedDim,
-    mlp: c.mlp,
-    crossLayers: c.crossLayers,
-    lowRank: c.lowRank,
-    experts: c.experts,
-  }).numDense;
-}
 
 const SPLIT_KEYS = ['data', 'compute', 'merge', 'comm', 'update'] as const;
 type SplitKey = (typeof SPLIT_KEYS)[number];
@@ -280,18 +222,7 @@ function summarise(n: number, runs: Run[], cores: number, numDense: number | nul
 // ---- main ------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const nprocs = [...new Set(splitList(values.nprocs).map((s) => positiveInt('nprocs', s)))].sort((a, b) => a - b);
-  const batch = positiveInt('batch', values.batch);
-  const steps = positiveInt('steps', values.steps);
-  const repeats = positiveInt('repeats', values.repeats);
-  const timeoutS = positiveInt('timeout-per-run', values['timeout-per-run']);
-  for (const n of nprocs) if (batch % n) throw new Error(`--batch ${batch} is not divisible by N=${n}: uneven shards would skew the per-rank figures`);
-  // Exactly `steps` full global batches: one epoch, no short last batch, no wrap-around.
-  const rows = batch * steps;
-  const dataSpec = `synthetic:v1,rows=${rows},eval-rows=1000`;
-  const trainFlags = ['--data', dataSpec, '--model', values.model, '--global-batch', String(batch), '--steps', String(steps), '--log-every', '0'];
-  if (values.mlp) trainFlags.push('--mlp', values.mlp);
-  if (values['embed-dim']) trainFlags.push('--embed-dim', values['embed-dim']);
+  const { nprocs, batch, steps, repeats, timeoutS, dataSpec, trainFlags } = jobFrom(values);
 
   const machine = machineInfo();
   log(`${machine.cores} cores, load average ${machine.loadavg.join(' ')}; N = ${nprocs.join(', ')}, ${repeats} interleaved repeats of ${steps} steps at global batch ${batch}`);

@@ -37,7 +37,7 @@ import { V1_VOCAB_SIZES } from '../src/data/synthetic.js';
 import type { Hyper } from '../src/optim/schedule.js';
 import { train, type TrainResult } from '../src/train/trainer.js';
 import { createLogger } from '../src/util/log.js';
-import { benchScript, findPython, loadavgNow, machineInfo, markdownTable, median, pythonCandidates, splitList, type Python } from './common.js';
+import { benchScript, findPython, loadavgNow, machineInfo, markdownTable, median, positiveInt, pythonCandidates, splitList, type Python } from './common.js';
 
 const SAMPLES_PER_REPEAT = 49_152;
 const WARMUP_STEPS = 2;
@@ -108,12 +108,6 @@ const { values } = parseArgs({
     'no-native': { type: 'boolean', default: false },
   },
 });
-
-function positiveInt(flag: string, s: string): number {
-  const n = Number(s);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${flag} ${s}: expected a positive integer`);
-  return n;
-}
 
 /** --rows: small, v1, or a count such as 1000000, 1e6, 1M, 250K. */
 function parseRows(s: string): number {
