@@ -190,7 +190,7 @@ async function main(): Promise<void> {
         probe: 'import torch, torch.distributed as d; assert d.is_available() and d.is_gloo_available(); print(torch.__version__)',
         what: 'run torch.distributed gloo',
       });
-  if (!values['no-gloo'] && !python) console.error('notice: no python with torch; skipping the torch.distributed gloo reference');
+  if (!values['no-gloo'] && !python) console.error('notice: no python with torch; skipping the torch.distributed gloo reference (bench/setup-peers.sh installs Debian\'s python3-torch)');
 
   const runs: Run[] = [];
   for (const n of ranks) {

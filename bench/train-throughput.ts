@@ -197,7 +197,7 @@ async function main(): Promise<void> {
   const allCores = cpus().length;
   const python = values['no-torch'] ? null : findPython(pythonCandidates(values.python));
   let torchSkip = values['no-torch'] ? 'skipped (--no-torch)' : python ? '' : 'skipped (no python with torch)';
-  if (torchSkip && !values['no-torch']) console.error('notice: no python with torch; skipping the PyTorch reference');
+  if (torchSkip && !values['no-torch']) console.error('notice: no python with torch; skipping the PyTorch reference (bench/setup-peers.sh installs Debian\'s python3-torch)');
   // Started now, so that torch's import overlaps our data generation.
   const torchStart = python ? TorchServer.start(python).catch((err: unknown) => err as Error) : null;
 
