@@ -25,7 +25,7 @@ export const COMPARE_FLAGS: readonly FlagSpec[] = [
     type: 'list',
     help: `run the job once per sync strategy, e.g. allreduce,dense,local-clip,local-sgd:8,hybrid,ps,async-ps:4 (local-sgd:H averages every H steps, async-ps:S runs with staleness S; strategies: ${SYNC_NAMES.join(', ')})`,
   },
-  { group: 'Comparison', name: 'compare-out', type: 'string', help: 'directory for compare.md, compare.json, compare.svg, compare.html and the per-run reports (default: compare-<timestamp>)' },
+  { group: 'Comparison', name: 'compare-out', placeholder: 'DIR', type: 'string', help: 'directory for compare.md, compare.json, compare.svg, compare.html and the per-run reports (default: compare-<timestamp>)' },
   {
     group: 'Comparison',
     name: 'compare-repeats',

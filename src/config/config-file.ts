@@ -5,7 +5,7 @@ import { UserError } from '../util/errors.js';
 /** `--config FILE`, read by ddp-launch and by a worker started directly (mpirun/srun give every rank the same argv). */
 export const CONFIG_FLAG: FlagSpec = {
   group: 'Config',
-  name: 'config',
+  name: 'config', placeholder: 'FILE',
   type: 'string',
   help: 'read flags from a JSON object {"flag-name": value, ...}: numbers, strings, true/false, arrays for lists; flags on the command line override it',
 };

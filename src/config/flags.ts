@@ -17,6 +17,8 @@ export interface FlagSpec {
   alias?: string; // single letter, e.g. 'n'
   /** Help section header (flags are grouped in --help). */
   group?: string;
+  /** What the value is, in --help (e.g. FILE, DIR); default: the choices, else the type. */
+  placeholder?: string;
 }
 
 export type FlagValue = string | number | boolean | string[] | undefined;
@@ -207,7 +209,7 @@ export function formatHelp(specs: readonly FlagSpec[]): string {
     if (group) lines.push('', `${group}:`);
     for (const s of members) {
       const alias = s.alias ? `-${s.alias}, ` : '';
-      const arg = s.type === 'bool' ? '' : ` <${s.choices ? s.choices.join('|') : s.type}>`;
+      const arg = s.type === 'bool' ? '' : ` <${s.placeholder ?? (s.choices ? s.choices.join('|') : s.type)}>`;
       const def = s.default === undefined || s.default === false ? '' : s.default === true ? ' (default on)' : ` (default ${s.default})`;
       lines.push(`  ${alias}--${s.name}${arg}`.padEnd(44) + ` ${s.help}${def}`);
     }

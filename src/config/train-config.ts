@@ -21,9 +21,9 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   { group: 'Model', name: 'experts', type: 'int', default: 4, min: 1, help: 'dcnv2 experts' },
   { group: 'Model', name: 'embed-init-std', type: 'float', default: 1e-2, min: 0, help: 'std of the normal init of embedding rows' },
 
-  { group: 'Data', name: 'data', type: 'string', default: 'synthetic', help: 'synthetic[:spec] | criteo:PATH | avazu:PATH (plain or .gz)' },
-  { group: 'Data', name: 'eval-data', type: 'string', help: 'separate test file, KIND:PATH (the split is then not applied)' },
-  { group: 'Data', name: 'split', type: 'string', default: DEFAULT_SPLIT, help: 'random:F (seeded) or sequential:F (last fraction F is test)' },
+  { group: 'Data', name: 'data', placeholder: 'SPEC', type: 'string', default: 'synthetic', help: 'synthetic[:spec] | criteo:PATH | avazu:PATH (plain or .gz)' },
+  { group: 'Data', name: 'eval-data', placeholder: 'KIND:PATH', type: 'string', help: 'separate test file, KIND:PATH (the split is then not applied)' },
+  { group: 'Data', name: 'split', placeholder: 'KIND:F', type: 'string', default: DEFAULT_SPLIT, help: 'random:F (seeded) or sequential:F (last fraction F is test)' },
   { group: 'Data', name: 'min-count', type: 'int', default: DEFAULT_MIN_COUNT, min: 1, help: 'IDs seen fewer times in train map to the field OOV row' },
   { group: 'Data', name: 'numeric', type: 'string', default: 'log1p', choices: ['log1p', 'minmax'], help: 'numeric feature transform' },
   { group: 'Data', name: 'skip-bad-lines', type: 'bool', default: false, help: 'skip and count malformed lines instead of failing' },
@@ -64,7 +64,7 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   { group: 'Sync', name: 'check-every', type: 'int', default: 100, min: 0, help: 'compare parameter checksums across ranks every K steps (local-sgd: at the next averaging) and at the end (0: only at the end)' },
 
   { group: 'Network', name: 'collective-timeout', type: 'float', default: 600, min: 1, help: 'seconds a collective waits for the other ranks before failing, naming those that did not arrive' },
-  { group: 'Network', name: 'bind', type: 'string', help: "address to bind and advertise to the other ranks (default: this host's address on the route to MASTER_ADDR)" },
+  { group: 'Network', name: 'bind', placeholder: 'ADDR', type: 'string', help: "address to bind and advertise to the other ranks (default: this host's address on the route to MASTER_ADDR)" },
   { group: 'Network', name: 'port', type: 'int', default: 0, min: 0, max: 65535, help: 'data port: local rank R binds PORT+R (0: ephemeral ports)' },
   {
     group: 'Network',
@@ -80,13 +80,13 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   { group: 'Output', name: 'log-every', type: 'float', default: 5, min: 0, help: 'seconds between progress lines (on a terminal, ddp-launch redraws one live line)' },
   { group: 'Output', name: 'log-level', type: 'string', default: 'info', choices: LOG_LEVELS, help: 'what workers print: error (errors only), warn (and warnings), info (and progress, evaluations, the summary), debug (and the step-time split with each progress line)' },
   { group: 'Output', name: 'quiet', alias: 'q', type: 'bool', help: 'same as --log-level warn' },
-  { group: 'Output', name: 'metrics', type: 'string', help: 'write metrics to FILE as JSON lines as training goes: start, step (loss, lr, samples/s, comm share, bytes) and eval (AUC, logloss) records; appended to with --resume' },
+  { group: 'Output', name: 'metrics', placeholder: 'FILE', type: 'string', help: 'write metrics to FILE as JSON lines as training goes: start, step (loss, lr, samples/s, comm share, bytes) and eval (AUC, logloss) records; appended to with --resume' },
   { group: 'Output', name: 'metrics-every', type: 'int', default: 10, min: 1, help: 'a step record every K steps (local-sgd, async-ps: at the next point where replicas meet) and at the last step' },
-  { group: 'Output', name: 'html', type: 'string', help: 'write a self-contained HTML report (curves, throughput, communication, per-rank table) to FILE at the end' },
-  { group: 'Output', name: 'save', type: 'string', help: 'write a checkpoint to DIR at the end (and every --save-every steps), replacing it atomically' },
+  { group: 'Output', name: 'html', placeholder: 'FILE', type: 'string', help: 'write a self-contained HTML report (curves, throughput, communication, per-rank table) to FILE at the end' },
+  { group: 'Output', name: 'save', placeholder: 'DIR', type: 'string', help: 'write a checkpoint to DIR at the end (and every --save-every steps), replacing it atomically' },
   { group: 'Output', name: 'save-every', type: 'int', default: 0, min: 0, help: 'also checkpoint to --save every K steps (local-sgd, async-ps: at the next point where replicas meet; 0: only at the end)' },
-  { group: 'Output', name: 'resume', type: 'string', help: 'continue from the checkpoint in DIR (same data and training flags; --steps/--epochs may grow): ends with the parameters of an uninterrupted run' },
-  { group: 'Output', name: 'report', type: 'string', help: 'write the run report JSON to FILE' },
+  { group: 'Output', name: 'resume', placeholder: 'DIR', type: 'string', help: 'continue from the checkpoint in DIR (same data and training flags; --steps/--epochs may grow): ends with the parameters of an uninterrupted run' },
+  { group: 'Output', name: 'report', placeholder: 'FILE', type: 'string', help: 'write the run report JSON to FILE' },
   { group: 'Training', name: 'backend', type: 'string', default: 'auto', choices: ['auto', 'node-gpu', 'node', 'wasm', 'cpu'], help: 'tensor backend' },
 ];
 
