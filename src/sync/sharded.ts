@@ -1,8 +1,9 @@
 import type { Communicator } from '../comm/communicator.js';
 import { decodeSparse, type SparseGrad } from '../model/merge.js';
 import { f32, i32 } from '../ps/protocol.js';
-import { applyRows, ownedRows, packRows, splitByOwner, uniqueByOwner, unpackRows } from '../ps/shard.js';
-import type { EmbedUpdateStats } from '../optim/embed-update.js';
+import { applyRows, copyRows, ownedRows, packRows, splitByOwner, uniqueByOwner, unpackRows, type RowArrays } from '../ps/shard.js';
+import { EmbeddingTable } from '../model/embedding.js';
+import { EmbeddingUpdater, type EmbedUpdateStats } from '../optim/embed-update.js';
 import type { Replica } from '../train/trainer.js';
 import { AllreduceSync, SPARSE_LANE } from './allreduce.js';
 import type { GlobalGrads, LocalGrads } from './types.js';
@@ -39,12 +40,13 @@ const ANSWER_LEAD = 2;
  * all-gather: about 2 / N of it, so it only pays from N = 3 on; what it costs is two all-to-all round trips
  * before each forward pass, where `allreduce` overlaps its all-gather with the dense all-reduce.
  *
- * `--embed-update lazy` updates only the rows in the global batch. `--embed-update dense` (L2 and the optimizer
- * on every row every step, touched or not) stays exact: the owner runs the table-wide update every step (as
- * the parameter server does), so each of its rows, touched or not, gets its decay and optimizer step with
- * its own state, as under `allreduce`; only the owner's values count, and other ranks' copies (which this
- * update moves without their gradients) are replaced before they are read. The table-wide work is not
- * divided by N: each rank does what a rank does under `allreduce`.
+ * An owner keeps its rows, and their optimizer state, packed in a table of its own (`shard`, row j = owned id
+ * j), and runs the embedding update on that table alone: `--embed-update lazy` on the rows of the global
+ * batch, `--embed-update dense` (L2 and the optimizer on every row every step, touched or not) on all its
+ * rows, so the table-wide work is divided by N. Both stay exact: the update is row by row (L2, CowClip on the
+ * row's norm, elementwise Adam), so a row gets the same operations, on the same values, as in `allreduce`'s
+ * whole-table pass; and only its owner ever updates a row. The replica's copies of owned rows are written
+ * from the shard when this rank's batch uses them and at refresh.
  *
  * refresh() (before drift checks, evaluations, checkpoints and the end) applies the pending rows, then
  * all-gathers every owner's rows with their optimizer state, so replicas are complete and identical there;
@@ -63,6 +65,10 @@ export class ShardedSync extends AllreduceSync {
   private readonly seen: Uint8Array;
   /** Every rank's rows, ascending. */
   private readonly owned: Int32Array[];
+  /** This rank's rows and their optimizer state, packed (row j = owned id j), and the update over them. */
+  private readonly shard: EmbeddingUpdater;
+  /** Table row -> its row in `shard` (owned rows only: others are never looked up). */
+  private readonly slot: Int32Array;
   private readonly noGrad: SparseGrad;
 
   constructor(
@@ -73,6 +79,12 @@ export class ShardedSync extends AllreduceSync {
     super(comm, dim);
     this.seen = new Uint8Array(rep.field.rows);
     this.owned = ownedRows(rep.field.rows, comm.size);
+    const mine = this.owned[comm.rank];
+    this.slot = new Int32Array(rep.field.rows);
+    mine.forEach((id, j) => (this.slot[id] = j));
+    this.shard = new EmbeddingUpdater(new EmbeddingTable(mine.length, dim), new EmbeddingTable(mine.length, 1), rep.embed.options);
+    // The replica's values and state (its initial values, or a checkpoint's) as the owner's start.
+    copyRows(this.arrays(rep.embed), mine, this.arrays(this.shard), this.slots(mine), dim);
     this.noGrad = { dim: dim + 1, ids: NO_IDS, counts: new Float32Array(0), rows: new Float32Array(0) };
   }
 
@@ -80,12 +92,15 @@ export class ShardedSync extends AllreduceSync {
     const { rank } = this.comm;
     const { field, first } = this.rep;
     const asked = uniqueByOwner(ids, this.comm.size, this.seen);
-    asked[rank] = NO_IDS; // this rank's own rows are current in its replica
+    const own = asked[rank];
+    asked[rank] = NO_IDS;
     const requests = await this.push(asked);
     const { rowsInBatch, rowsClipped } = this.unreported;
+    const { field: shardField, first: shardFirst } = this.shard;
+    copyRows({ field: [shardField.weights], first: [shardFirst.weights] }, this.slots(own), { field: [field.weights], first: [first.weights] }, own, this.dim);
     const answers = requests.map((want, src) => {
       if (src === rank) return NOTHING;
-      const out = packRows(want, [field.weights], [first.weights], this.dim, ANSWER_LEAD);
+      const out = packRows(this.slots(want), [shardField.weights], [shardFirst.weights], this.dim, ANSWER_LEAD);
       new Uint32Array(out.buffer, out.byteOffset, ANSWER_LEAD).set([rowsInBatch, rowsClipped]);
       return out;
     });
@@ -114,14 +129,24 @@ export class ShardedSync extends AllreduceSync {
   async refresh(): Promise<void> {
     const { rank, size } = this.comm;
     if (this.pending) await this.push(Array.from({ length: size }, () => NO_IDS));
-    const { field, first, embed } = this.rep;
-    const fieldArrays = [field.weights, ...embed.fieldOpt.state.map((st) => st.data)];
-    const firstArrays = [first.weights, ...embed.firstOpt.state.map((st) => st.data)];
-    const mine = packRows(this.owned[rank], fieldArrays, firstArrays, this.dim);
+    const { field, first } = this.arrays(this.rep.embed);
+    const shard = this.arrays(this.shard);
+    const mine = packRows(this.slots(this.owned[rank]), shard.field, shard.first, this.dim);
     const all = await this.meter.wait(this.comm.lane(SPARSE_LANE).allgatherv(mine));
-    all.forEach((bytes, owner) => {
-      if (owner !== rank) unpackRows(this.owned[owner], f32(bytes), fieldArrays, firstArrays, this.dim);
-    });
+    all.forEach((bytes, owner) => unpackRows(this.owned[owner], f32(bytes), field, first, this.dim));
+  }
+
+  /** The weights and optimizer state of an updater's tables: what an owner holds of each row. */
+  private arrays(u: EmbeddingUpdater): RowArrays {
+    return {
+      field: [u.field.weights, ...u.fieldOpt.state.map((st) => st.data)],
+      first: [u.first.weights, ...u.firstOpt.state.map((st) => st.data)],
+    };
+  }
+
+  /** Owned table rows -> their rows in the shard. */
+  private slots(ids: Int32Array): Int32Array {
+    return ids.map((id) => this.slot[id]);
   }
 
   /**
@@ -147,7 +172,7 @@ export class ShardedSync extends AllreduceSync {
       return decodeSparse(new Uint8Array(words.buffer, words.byteOffset + 4 * (1 + q), words.byteLength - 4 * (1 + q)));
     });
     if (pending) {
-      const s = applyRows(this.rep.embed, grads, pending.step);
+      const s = applyRows(this.shard, grads, pending.step, this.slot);
       this.unreported.rowsInBatch += s.rowsInBatch;
       this.unreported.rowsClipped += s.rowsClipped;
     }
