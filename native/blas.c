@@ -66,6 +66,13 @@ static float *floats(napi_env env, napi_value v, size_t *length) {
   return (float *)data;
 }
 
+/* The source and destination Float32Arrays of a copy kernel; false (with a JS error pending) otherwise. */
+static bool src_dst(napi_env env, napi_value a, napi_value b, float **src, size_t *ls, float **dst, size_t *ld) {
+  *src = floats(env, a, ls);
+  *dst = *src ? floats(env, b, ld) : NULL;
+  return *dst != NULL;
+}
+
 /* Fills argv with exactly n arguments; false (with a JS error pending) otherwise. */
 static bool get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *what) {
   size_t argc = n;
@@ -166,8 +173,8 @@ static napi_value js_transpose(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (!get_args(env, info, 4, argv, "transpose")) return NULL;
   size_t ls, ld;
-  float *src = floats(env, argv[0], &ls), *dst = floats(env, argv[3], &ld);
-  if (!src || !dst) return NULL;
+  float *src, *dst;
+  if (!src_dst(env, argv[0], argv[3], &src, &ls, &dst, &ld)) return NULL;
   int rows = int_arg(env, argv[1]), cols = int_arg(env, argv[2]);
   if (rows < 0 || cols < 0 || ls < (size_t)rows * cols || ld < (size_t)rows * cols) return throw_error(env, "ddp_blas.transpose: array too small for the shape");
   for (int i0 = 0; i0 < rows; i0 += TILE) {
@@ -192,8 +199,8 @@ static napi_value js_copy2d(napi_env env, napi_callback_info info) {
   napi_value argv[8];
   if (!get_args(env, info, 8, argv, "copy2d")) return NULL;
   size_t ls, ld;
-  float *src = floats(env, argv[0], &ls), *dst = floats(env, argv[3], &ld);
-  if (!src || !dst) return NULL;
+  float *src, *dst;
+  if (!src_dst(env, argv[0], argv[3], &src, &ls, &dst, &ld)) return NULL;
   const long ss = int_arg(env, argv[1]), sc = int_arg(env, argv[2]), ds = int_arg(env, argv[4]), dc = int_arg(env, argv[5]);
   const long rows = int_arg(env, argv[6]), width = int_arg(env, argv[7]);
   if (rows <= 0 || width <= 0) return NULL;

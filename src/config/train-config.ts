@@ -78,7 +78,7 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
 
   { group: 'Output', name: 'eval-every', type: 'int', default: 0, min: 0, help: 'evaluate every K steps (local-sgd: at the next averaging; 0: at the end only)' },
   { group: 'Output', name: 'log-every', type: 'float', default: 5, min: 0, help: 'seconds between progress lines (on a terminal, ddp-launch redraws one live line)' },
-  { group: 'Output', name: 'log-level', type: 'string', default: 'info', choices: LOG_LEVELS, help: 'what workers print: error (errors only), warn (and warnings), info (and progress, evaluations, the summary), debug (and the step-time split with each progress line)' },
+  { group: 'Output', name: 'log-level', type: 'string', default: 'info', choices: LOG_LEVELS, help: 'what workers print: error (only the error a worker fails with, always printed), warn (and warnings), info (and progress, evaluations, the summary), debug (and the step-time split with each progress line)' },
   { group: 'Output', name: 'quiet', alias: 'q', type: 'bool', help: 'same as --log-level warn' },
   { group: 'Output', name: 'metrics', placeholder: 'FILE', type: 'string', help: 'write metrics to FILE as JSON lines as training goes: start, step (loss, lr, samples/s, comm share, bytes) and eval (AUC, logloss) records; appended to with --resume' },
   { group: 'Output', name: 'metrics-every', type: 'int', default: 10, min: 1, help: 'a step record every K steps (local-sgd, async-ps: at the next point where replicas meet) and at the last step' },

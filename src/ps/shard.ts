@@ -75,13 +75,12 @@ export function splitByOwner(g: SparseGrad, owners: number, lead?: ArrayLike<num
  * merged in sender order, which gives each id's sum in the order the allreduce strategy's merge of all-gathered
  * payloads does (bit-identical sums and global counts), then L2, CowClip and the optimizer (embed.update). In
  * dense mode the updater runs over its whole table, so every row the owner holds gets its L2 and optimizer
- * step, touched or not. `slot` maps table rows to the updater's rows when it holds only the owner's rows
- * (`--sync sharded`); ascending ids map to ascending rows, as its scatter expects.
+ * step, touched or not. The parts' ids are the updater's rows (`--sync sharded` renumbers them into its
+ * packed shard first).
  */
-export function applyRows(embed: EmbeddingUpdater, parts: SparseGrad[], t: number, slot?: Int32Array): EmbedUpdateStats {
+export function applyRows(embed: EmbeddingUpdater, parts: SparseGrad[], t: number): EmbedUpdateStats {
   const d = embed.field.dim;
   const merged = parts.length === 1 ? parts[0] : mergeSparse(parts, d + 1);
-  if (slot) for (let i = 0; i < merged.ids.length; i++) merged.ids[i] = slot[merged.ids[i]];
   const { field, linear } = unpack(merged, d);
   return embed.update(field, linear, t);
 }
@@ -103,11 +102,14 @@ export function packRows(ids: Int32Array, field: Float32Array[], first: Float32A
 
 /** Rows from[j] of the `src` arrays into rows to[j] of the `dst` arrays (laid out as packRows's). */
 export function copyRows(src: RowArrays, from: Int32Array, dst: RowArrays, to: Int32Array, d: number): void {
-  for (let j = 0; j < from.length; j++) {
-    const [a, b] = [from[j], to[j]];
-    src.field.forEach((s, i) => dst.field[i].set(s.subarray(a * d, a * d + d), b * d));
-    src.first.forEach((s, i) => (dst.first[i][b] = s[a]));
-  }
+  src.field.forEach((s, i) => {
+    const out = dst.field[i];
+    for (let j = 0; j < from.length; j++) for (let k = 0, a = from[j] * d, b = to[j] * d; k < d; k++) out[b + k] = s[a + k];
+  });
+  src.first.forEach((s, i) => {
+    const out = dst.first[i];
+    for (let j = 0; j < from.length; j++) out[to[j]] = s[from[j]];
+  });
 }
 
 /** A table's arrays of d values per row (weights, optimizer state) and of its first-order twin. */

@@ -172,7 +172,9 @@ export class ShardedSync extends AllreduceSync {
       return decodeSparse(new Uint8Array(words.buffer, words.byteOffset + 4 * (1 + q), words.byteLength - 4 * (1 + q)));
     });
     if (pending) {
-      const s = applyRows(this.shard, grads, pending.step, this.slot);
+      // Table rows -> shard rows: ascending stays ascending, so the merge (and its sums) is unchanged.
+      for (const g of grads) g.ids.set(this.slots(g.ids));
+      const s = applyRows(this.shard, grads, pending.step);
       this.unreported.rowsInBatch += s.rowsInBatch;
       this.unreported.rowsClipped += s.rowsClipped;
     }
