@@ -56,7 +56,7 @@ t.test('flat layout and init', (t) => {
  * whose estimates at h and h/4 disagree sit on a ReLU kink (tiny batches have some) and are skipped;
  * all others must match the analytic gradient.
  */
-t.test('gradients match finite differences (dense params and embedding inputs)', (t) => {
+t.test('gradients match finite differences (dense params and embedding inputs)', async (t) => {
   for (const name of MODEL_NAMES) {
     const model = createModel(name, CONFIG);
     const rng = new Rng(11);
@@ -72,10 +72,10 @@ t.test('gradients match finite differences (dense params and embedding inputs)',
       labels: Float32Array.from({ length: B }, (_, i) => i % 2),
     };
     const gc = new GradientComputer(model, B);
-    const out = gc.compute(dense, batch, 1);
+    const out = await gc.compute(dense, batch, 1);
     const logits = new Float32Array(B);
-    const loss = (): number => {
-      gc.predict(dense, batch, logits, false);
+    const loss = async (): Promise<number> => {
+      await gc.predict(dense, batch, logits, false);
       let s = 0;
       for (let i = 0; i < B; i++) {
         const z = logits[i];
@@ -83,13 +83,13 @@ t.test('gradients match finite differences (dense params and embedding inputs)',
       }
       return s;
     };
-    t.ok(Math.abs(loss() - out.lossSum) < 1e-5 * out.lossSum, `${name}: lossSum ${out.lossSum} is the BCE sum`);
-    const fd = (x: Float32Array, i: number, h: number): number => {
+    t.ok(Math.abs((await loss()) - out.lossSum) < 1e-5 * out.lossSum, `${name}: lossSum ${out.lossSum} is the BCE sum`);
+    const fd = async (x: Float32Array, i: number, h: number): Promise<number> => {
       const keep = x[i];
       x[i] = keep + h;
-      const up = loss();
+      const up = await loss();
       x[i] = keep - h;
-      const down = loss();
+      const down = await loss();
       x[i] = keep;
       return (up - down) / (2 * h);
     };
@@ -104,8 +104,8 @@ t.test('gradients match finite differences (dense params and embedding inputs)',
     for (const [group, x, g] of groups) {
       for (let i = 0; i < x.length; i++) {
         total++;
-        const a = fd(x, i, 1e-3);
-        const b = fd(x, i, 2.5e-4);
+        const a = await fd(x, i, 1e-3);
+        const b = await fd(x, i, 2.5e-4);
         if (Math.abs(a - b) > 2e-3 * (1 + Math.abs(a))) continue; // kink
         checked++;
         if (Math.abs(a - g[i]) > 1e-3 + 1e-2 * Math.abs(g[i])) bad.push(`${group}[${i}] fd ${a} vs ${g[i]}`);
@@ -132,7 +132,7 @@ function syntheticData(rows: number, rng: Rng): { data: EncodedData; vocab: numb
   return { data: { rows, numNumeric: CONFIG.numNumeric, numCategorical: F, labels, numeric, ids }, vocab: F * size };
 }
 
-t.test('Adam steps through the whole pipeline lower the loss', (t) => {
+t.test('Adam steps through the whole pipeline lower the loss', async (t) => {
   for (const name of MODEL_NAMES) {
     const rng = new Rng(21);
     const model = createModel(name, CONFIG);
@@ -147,7 +147,7 @@ t.test('Adam steps through the whole pipeline lower the loss', (t) => {
     const losses: number[] = [];
     for (let step = 1; step <= 30; step++) {
       fillBatch(batch, data, 0, data.rows, field, first);
-      const out = gc.compute(dense, batch, data.rows);
+      const out = await gc.compute(dense, batch, data.rows);
       losses.push(out.lossSum / data.rows);
       const ids = batch.ids.subarray(0, data.rows * CONFIG.numFields);
       updater.update(mergeRows(ids, null, out.gradEmb, CONFIG.embedDim), mergeRows(ids, null, out.gradLinear, 1), step);
@@ -158,14 +158,14 @@ t.test('Adam steps through the whole pipeline lower the loss', (t) => {
   t.end();
 });
 
-t.test('models without numeric features', (t) => {
+t.test('models without numeric features', async (t) => {
   const config = { ...CONFIG, numNumeric: 0 };
   for (const name of MODEL_NAMES) {
     const model = createModel(name, config);
     t.notOk(model.params.some((s) => s.name.startsWith('linear.numeric')), `${name}: no numeric weights`);
     const rng = new Rng(2);
     const gc = new GradientComputer(model, 4);
-    const out = gc.compute(initDense(model, rng), { size: 4, emb: randn(rng, 48, 0.1), linear: randn(rng, 12, 0.1), numeric: new Float32Array(0), labels: Float32Array.of(0, 1, 0, 1) }, 4);
+    const out = await gc.compute(initDense(model, rng), { size: 4, emb: randn(rng, 48, 0.1), linear: randn(rng, 12, 0.1), numeric: new Float32Array(0), labels: Float32Array.of(0, 1, 0, 1) }, 4);
     t.ok(Number.isFinite(out.lossSum) && out.gradDense.every(Number.isFinite), `${name}: finite loss and gradients`);
   }
   t.end();

@@ -26,6 +26,7 @@ function report(): RunReport {
     model: 'deepfm',
     sync: 'allreduce',
     backend: 'wasm',
+    transfer: { calls: 24, uploads: 312, readbacks: 264, uploadBytes: 8.1e7, readbackBytes: 7.6e7, packMs: 0, dispatchMs: 410, deviceMs: 0, readbackMs: 0 },
     data: 'synthetic:<v1>&"rows"',
     globalBatch: 256,
     steps: 24,

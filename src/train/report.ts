@@ -45,6 +45,8 @@ export interface RunReport extends RunIdentity {
   ranks: RankSummary[];
   /** Rank 0's split of the step time, seconds over the whole run. */
   stepTime: TrainResult['time'];
+  /** Rank 0's host <-> tensor backend transfers over its training steps (counts, bytes, ms), a split of stepTime.compute. */
+  transfer: TrainResult['transfer'];
   bytes: { sent: number; received: number };
   hyper: { lrDense: number; lrEmbed: number; l2: number; warmupSteps: number };
   config: TrainConfig;
@@ -78,6 +80,7 @@ export function buildReport(
     paramChecksums: ctx.ranks.map((r) => r.paramChecksum),
     ranks: ctx.ranks,
     stepTime: r.time,
+    transfer: r.transfer,
     bytes: r.bytes,
     hyper: r.replica.hyper,
     config: cfg,

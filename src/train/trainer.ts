@@ -3,10 +3,10 @@ import type { Communicator } from '../comm/communicator.js';
 import type { TrainConfig } from '../config/train-config.js';
 import type { LoadedData, EncodedData } from '../data/types.js';
 import { auc, logloss } from '../metrics/auc.js';
-import { allocBatch, fillRows, gatherBatch } from '../model/batch.js';
+import { fillRows, gatherBatch } from '../model/batch.js';
 import { EmbeddingTable } from '../model/embedding.js';
 import { createModel, initDense } from '../model/registry.js';
-import { GradientComputer } from '../model/step.js';
+import { describeTransfer, GradientComputer, type TransferStats } from '../model/step.js';
 import type { CtrModel } from '../model/types.js';
 import { EmbeddingUpdater, type EmbedUpdateStats } from '../optim/embed-update.js';
 import { createOptimizer, type Optimizer } from '../optim/optimizer.js';
@@ -55,6 +55,8 @@ export interface TrainResult {
   clipFraction: { mean: number; last: number };
   /** Seconds over the run: batch fill + lookup, tfjs, per-ID merging, collectives (waiting included), optimizer. */
   time: { data: number; compute: number; merge: number; comm: number; update: number };
+  /** Host <-> tensor backend traffic of the training steps (evaluation apart); its ms split `compute`. */
+  transfer: TransferStats;
   /** This rank's traffic: whole run, and per training step split dense (all-reduce) / sparse (all-gather). */
   bytes: { sent: number; received: number; densePerStep: number; sparsePerStep: number };
   /** Steps skipped for non-finite values (--skip-nonfinite). */
@@ -152,8 +154,8 @@ export async function train(
   const inject = injectedNaN(process.env);
   let skippedSteps = 0;
   const localCap = Math.ceil(cfg.globalBatch / size);
-  const batch = allocBatch(localCap, model.config);
   const grads = new GradientComputer(model, localCap);
+  const batch = grads.allocBatch();
   const sync = createSync(cfg, comm, rep, shapeOf(data));
   // A rank whose slice of a short last batch is empty still joins every collective, with zero gradients.
   const empty = { lossSum: 0, gradDense: new Float32Array(model.numDense), gradEmb: new Float32Array(0), gradLinear: new Float32Array(0) };
@@ -260,7 +262,7 @@ export async function train(
 
     t = performance.now();
     if (batch.size === 0) empty.gradDense.fill(0);
-    const out = batch.size > 0 ? grads.compute(rep.dense, batch, rows.length) : empty;
+    const out = batch.size > 0 ? await grads.compute(rep.dense, batch, rows.length) : empty;
     time.compute += performance.now() - t;
 
     if (inject?.step === step + 1 && inject.rank === rank) out.gradDense[0] = NaN;
@@ -347,7 +349,7 @@ export async function train(
     if ((progress.due(step + 1) && inSync) || evalNow) {
       lastLogloss = windowLoss / windowRows;
       progress.report(step + 1, `epoch ${((step + 1) / plan.stepsPerEpoch).toFixed(2)} loss ${lastLogloss.toFixed(4)} clip ${(clipLast * 100).toFixed(2)}%`, (step + 1) * cfg.globalBatch);
-      if (rank === 0) log.debug(`step ${step + 1} time so far (ms/step): ${Object.entries(time).map(([k, v]) => `${k} ${(v / (step + 1 - start)).toFixed(1)}`).join(', ')}`);
+      if (rank === 0) log.debug(`step ${step + 1} time so far (ms/step): ${Object.entries(time).map(([k, v]) => `${k} ${(v / (step + 1 - start)).toFixed(1)}`).join(', ')}; ${describeTransfer(grads.stats)}`);
       windowLoss = windowRows = 0;
     }
     if (metricsDue && inSync) {
@@ -397,6 +399,7 @@ export async function train(
     history,
     clipFraction: { mean: clipSum / total, last: clipLast },
     time: { data: time.data / 1000, compute: time.compute / 1000, merge: time.merge / 1000, comm: time.comm / 1000, update: time.update / 1000 },
+    transfer: grads.stats,
     bytes: { sent: comm.stats.bytesSent + sync.meter.direct.sent, received: comm.stats.bytesReceived + sync.meter.direct.received, densePerStep: sync.meter.bytes.dense / total, sparsePerStep: sync.meter.bytes.sparse / total },
     uniqueIdsPerStep: { local: unique.local / total, global: unique.global / total },
     skippedSteps,
@@ -419,7 +422,7 @@ export async function evaluate(rep: Replica, data: EncodedData, comm: Communicat
     numeric: data.numeric.subarray(from * data.numNumeric, to * data.numNumeric),
     ids: data.ids.subarray(from * data.numCategorical, to * data.numCategorical),
   };
-  if (shard.rows > 0) grads.predictData(rep.dense, rep.field, rep.first, shard, probs);
+  if (shard.rows > 0) await grads.predictData(rep.dense, rep.field, rep.first, shard, probs);
   let all = probs;
   if (comm.size > 1) {
     const parts = await comm.allgatherv(new Uint8Array(probs.buffer, probs.byteOffset, probs.byteLength));
