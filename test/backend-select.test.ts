@@ -75,7 +75,7 @@ t.test('a forced backend never falls back', async (t) => {
 });
 
 t.test('unknown backend names are a clear error', async (t) => {
-  t.throws(() => parseBackendFlag('gpu'), /--backend gpu: unknown backend; expected one of auto, node-gpu, node, wasm, cpu/);
+  t.throws(() => parseBackendFlag('gpu'), /--backend gpu: unknown backend; expected one of auto, node-gpu, webgpu, node, wasm, cpu/);
   t.equal(parseBackendFlag(undefined), 'auto');
   await t.rejects(selectBackend({ forced: 'tpu' }), /unknown backend/);
 });

@@ -87,9 +87,13 @@ export function loadNativeBlas(env: NodeJS.ProcessEnv = process.env): NativeBlas
  */
 export function installCpuKernels(backendName: string, env: NodeJS.ProcessEnv = process.env): KernelChoice {
   const none = (why: string): KernelChoice => ({ library: null, threads: 0, description: `native kernels: none, tfjs's own run (${why})`, restore: () => undefined });
-  if (backendName !== 'wasm' && backendName !== 'cpu') return none(`${backendName} brings its own`);
   const native = loadNativeBlas(env);
   if (typeof native === 'string') return none(native);
+  if (backendName !== 'wasm' && backendName !== 'cpu') {
+    // A GPU backend brings its own tensor kernels; the dense weights' optimizer step still runs on the host.
+    setDenseAdamKernel(native.adam);
+    return { library: null, threads: 0, description: `native kernels on ${backendName}: dense Adam (${backendName} brings its own tensor kernels)`, restore: () => setDenseAdamKernel(null) };
+  }
   const threads = Number(env.DDP_BLAS_THREADS) || Math.max(1, Math.floor(availableParallelism() / (Number(env.LOCAL_WORLD_SIZE) || 1)));
   native.setThreads(threads);
   const memory = backendName === 'wasm' ? wasmMemory : cpuMemory;

@@ -6,6 +6,7 @@ import { parseSplit } from '../data/split.js';
 import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/optimizer.js';
 import { TRANSPORTS, type TransportName } from '../comm/transport.js';
 import { LOG_LEVELS, type LogLevel } from '../util/log.js';
+import { BACKEND_NAMES } from '../backend/select.js';
 
 /** The --sync strategies (src/sync/registry.ts builds them). */
 export const SYNC_NAMES = ['allreduce', 'dense', 'local-clip', 'local-sgd', 'hybrid', 'sharded', 'ps', 'async-ps'] as const;
@@ -87,7 +88,7 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   { group: 'Output', name: 'save-every', type: 'int', default: 0, min: 0, help: 'also checkpoint to --save every K steps (local-sgd, async-ps: at the next point where replicas meet; 0: only at the end)' },
   { group: 'Output', name: 'resume', placeholder: 'DIR', type: 'string', help: 'continue from the checkpoint in DIR (same data and training flags; --steps/--epochs may grow): ends with the parameters of an uninterrupted run' },
   { group: 'Output', name: 'report', placeholder: 'FILE', type: 'string', help: 'write the run report JSON to FILE' },
-  { group: 'Training', name: 'backend', type: 'string', default: 'auto', choices: ['auto', 'node-gpu', 'node', 'wasm', 'cpu'], help: 'tensor backend' },
+  { group: 'Training', name: 'backend', type: 'string', default: 'auto', choices: ['auto', ...BACKEND_NAMES], help: 'tensor backend (auto: the first that loads of node-gpu, webgpu on a real GPU, node, wasm, cpu)' },
 ];
 
 export interface TrainConfig {

@@ -1,7 +1,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { installCpuKernels } from '../backend/blas.js';
-import { describeChoice, selectBackend } from '../backend/select.js';
+import * as tf from '@tensorflow/tfjs';
+import { describeChoice, selectBackend, stepOptionsFor } from '../backend/select.js';
+import { setStepDefaults } from '../model/step.js';
 import { createCommunicator } from '../comm/factory.js';
 import { configFingerprint, parseWorkerArgs } from '../config/train-config.js';
 import { loadData } from '../data/load.js';
@@ -47,8 +49,11 @@ async function main(argv: string[]): Promise<void> {
   // their next collective instead of waiting out --collective-timeout.
   process.once('SIGTERM', () => void comm.close().finally(() => process.exit(143)));
   const choice = await selectBackend({ forced: cfg.backend });
+  setStepDefaults(stepOptionsFor(choice.name, tf));
   const kernels = installCpuKernels(choice.name);
-  if (comm.rank === 0) log(`${describeChoice(choice)}; ${kernels.description}`);
+  // With one GPU per rank, every rank says which one it has.
+  if (comm.rank === 0 || choice.adapter?.mapping) log(`${describeChoice(choice)}; ${kernels.description}`);
+  if (choice.adapter?.warning) logger.warn(`rank ${comm.rank}: ${choice.adapter.warning}`);
 
   const t = performance.now();
   const data = await loadData({
