@@ -12,6 +12,7 @@ import { parseTrainConfig, TRAIN_FLAGS } from '../src/config/train-config.js';
 import { UserError } from '../src/util/errors.js';
 import { freePort } from '../src/util/net.js';
 import { detectGpus, cudaDevicesFor } from './gpus.js';
+import { GPU_BUS_ENV, queryGpuBusIds } from '../src/backend/gpu-map.js';
 import { supervise, type WorkerSpec } from './supervisor.js';
 
 const USAGE = `usage: ddp-launch [--config FILE] -n N [launcher flags] [training flags]
@@ -65,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
   const serverPorts = servers && nnodes === 1 ? await distinctFreePorts(servers, masterAddr, masterPort) : null;
   const portsEnv = serverPorts ? { DDP_SERVER_PORTS: serverPorts.join(',') } : {};
   const gpus = detectGpus(flags.gpus as string | undefined);
+  // WebGPU ranks find their GPU by PCI address (src/backend/gpu-map.ts); CUDA_VISIBLE_DEVICES serves CUDA only.
+  const busIds = gpus.length ? queryGpuBusIds() : new Map<string, string>();
   const worldSize = nproc * nnodes;
   const workers: WorkerSpec[] = [];
   for (let local = 0; local < nproc; local++) {
@@ -82,6 +85,7 @@ async function main(argv: string[]): Promise<number> {
         MASTER_PORT: String(masterPort),
         DDP_TOKEN: token,
         CUDA_VISIBLE_DEVICES: cudaDevicesFor(local, gpus),
+        [GPU_BUS_ENV]: busIds.get(cudaDevicesFor(local, gpus)) ?? '',
         ...(servers ? { DDP_SERVERS: String(servers), ...portsEnv } : {}),
       },
     });

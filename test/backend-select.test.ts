@@ -16,6 +16,10 @@ function fakeTf(works: string[]) {
     },
   };
 }
+/** This machine's WebGPU, simulated: no GPU driver. */
+const noGpu = async (): Promise<never> => {
+  throw new Error('no Vulkan driver: NVIDIA GPUs need the driver with its Vulkan ICD');
+};
 const missing = (present: string[]) => async (spec: string) => {
   if (present.includes(spec)) return {};
   const e = new Error(`Cannot find package '${spec}'`) as Error & { code: string };
@@ -29,21 +33,23 @@ t.test('auto picks the first backend that loads and says why others were skipped
     tf,
     env: {},
     importModule: missing(['@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-cpu']),
+    webgpu: noGpu,
   });
   t.equal(choice.name, 'wasm');
   t.same(choice.skipped, [
     { name: 'node-gpu', why: 'module not installed' },
+    { name: 'webgpu', why: 'no Vulkan driver: NVIDIA GPUs need the driver with its Vulkan ICD' },
     { name: 'node', why: 'module not installed' },
   ]);
   t.same(calls, ['wasm'], 'setBackend is only called for modules that loaded');
-  t.match(describeChoice(choice), /tensor backend: wasm \(skipped node-gpu: module not installed; node: module not installed\)/);
+  t.match(describeChoice(choice), /tensor backend: wasm \(skipped node-gpu: module not installed; webgpu: no Vulkan driver.*; node: module not installed\)/);
 });
 
 t.test('native modules present: node-gpu wins, unless the rank was given no GPU', async (t) => {
   const all = missing(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-backend-wasm']);
   const a = await selectBackend({ tf: fakeTf(['tensorflow', 'wasm']).tf, env: { CUDA_VISIBLE_DEVICES: '0' }, importModule: all });
   t.equal(a.name, 'node-gpu');
-  const b = await selectBackend({ tf: fakeTf(['tensorflow', 'wasm']).tf, env: { CUDA_VISIBLE_DEVICES: '' }, importModule: all });
+  const b = await selectBackend({ tf: fakeTf(['tensorflow', 'wasm']).tf, env: { CUDA_VISIBLE_DEVICES: '' }, importModule: all, webgpu: noGpu });
   t.equal(b.name, 'node');
   t.match(b.skipped[0].why, /gives this rank no GPU/);
 });
@@ -56,10 +62,12 @@ t.test('a module that loads but fails to initialise is skipped with its error', 
       if (s.includes('tfjs-node')) throw new Error('libtensorflow.so.2: cannot open shared object file\nstack...');
       return {};
     },
+    webgpu: noGpu,
   });
   t.equal(choice.name, 'cpu');
   t.same(choice.skipped.map((s) => s.why), [
     'libtensorflow.so.2: cannot open shared object file',
+    'no Vulkan driver: NVIDIA GPUs need the driver with its Vulkan ICD',
     'libtensorflow.so.2: cannot open shared object file',
     "tfjs could not initialise backend 'wasm'",
   ]);

@@ -53,13 +53,19 @@ t.test('-n 2 --gpus 0,1 --log-dir: torchrun environment, a device per rank, one 
 t.test('GPUs found by nvidia-smi on PATH are shared round-robin; a CPU host gets CUDA_VISIBLE_DEVICES empty', async (t) => {
   const bin = t.testdir();
   const smi = join(bin, 'nvidia-smi');
-  writeFileSync(smi, "#!/bin/sh\n[ \"$1\" = -L ] && printf 'GPU 0: Fake (UUID: GPU-a)\\nGPU 1: Fake (UUID: GPU-b)\\n'\n");
+  writeFileSync(
+    smi,
+    "#!/bin/sh\n[ \"$1\" = -L ] && printf 'GPU 0: Fake (UUID: GPU-a)\\nGPU 1: Fake (UUID: GPU-b)\\n'\n" +
+      "[ \"$1\" = --query-gpu=index,pci.bus_id ] && printf '0, 00000000:1B:00.0\\n1, 00000000:9A:00.0\\n'\nexit 0\n",
+  );
   chmodSync(smi, 0o755);
   const withGpus = await rankEnvs(t, ['-n', '3'], { PATH: `${bin}:${process.env.PATH}` });
   t.same(withGpus.envs.map((e) => e.CUDA_VISIBLE_DEVICES), ['0', '1', '0']);
+  t.same(withGpus.envs.map((e) => e.DDP_GPU_PCI_BUS_ID), ['00000000:1B:00.0', '00000000:9A:00.0', '00000000:1B:00.0'], "each rank is told its GPU's PCI bus id (WebGPU's way to it)");
   t.match(withGpus.stderr, /GPUs 0,1/);
   const cpu = await rankEnvs(t, ['-n', '2', '--gpus', 'none']);
   t.same(cpu.envs.map((e) => e.CUDA_VISIBLE_DEVICES), ['', '']);
+  t.same(cpu.envs.map((e) => e.DDP_GPU_PCI_BUS_ID), ['', '']);
   t.match(cpu.stderr, /CPU \(no GPU found\)/);
 });
 
