@@ -59,8 +59,22 @@ function stableOrder(ids: Int32Array): Int32Array {
 }
 
 /**
+ * Ids up to this bound are merged through a slot per possible id (an Int32Array of bound + 1 entries, kept
+ * between calls): 64 MB at most. Larger ids (hashed vocabularies) take the radix-sort path.
+ */
+const SLOT_MAP_MAX_ID = (1 << 24) - 1;
+/** slot[id]: the id's output row during a merge, -1 otherwise (reset for exactly the ids used, after each merge). */
+let slotOf = new Int32Array(0);
+
+/**
  * Merges n rows addressed by ids[i] (rows[i*dim ..]) into one row per distinct id: rows summed and
  * counts summed (counts null: each occurrence counts 1). Output ids ascending.
+ *
+ * Each id's rows are summed in input order whichever path runs, so the result is the same to the bit:
+ * - slot map (ids < 2^24): one sequential pass adds each row into its id's slot (first-seen order), then
+ *   the distinct ids are sorted and their rows permuted. Reading the rows in order is what makes it fast:
+ *   at 1.7M rows (batch 65,536 x 26 fields) the sorted path's scattered row reads dominate.
+ * - radix sort: a stable order by id, then one pass over the rows in that order.
  */
 export function mergeRows(
   ids: Int32Array,
@@ -72,8 +86,67 @@ export function mergeRows(
   if (!Number.isInteger(dim) || dim < 1) throw new RangeError(`merge: bad dim ${dim}`);
   if (rows.length < n * dim) throw new RangeError(`merge: ${rows.length} row values for ${n} ids x ${dim}`);
   if (counts !== null && counts.length < n) throw new RangeError(`merge: ${counts.length} counts for ${n} ids`);
-  const order = stableOrder(ids);
+  let max = 0;
+  for (let i = 0; i < n; i++) {
+    const id = ids[i];
+    if (id < 0) throw new RangeError(`merge: negative id ${id} at position ${i}`);
+    if (id > max) max = id;
+  }
+  return max <= SLOT_MAP_MAX_ID ? mergeBySlots(ids, counts, rows, dim, max) : mergeSorted(ids, counts, rows, dim);
+}
 
+/** mergeBySlots' scratch, kept between calls (grown, never shrunk): first-seen ids, their running sums and counts. */
+const scratch = { seen: new Int32Array(0), sums: new Float32Array(0), counts: new Float32Array(0) };
+
+function mergeBySlots(ids: Int32Array, counts: Float32Array | Int32Array | null, rows: Float32Array, dim: number, max: number): SparseGrad {
+  const n = ids.length;
+  if (slotOf.length <= max) {
+    slotOf = new Int32Array(Math.min(SLOT_MAP_MAX_ID + 1, Math.max(max + 1, 2 * slotOf.length)));
+    slotOf.fill(-1);
+  }
+  if (scratch.seen.length < n) {
+    scratch.seen = new Int32Array(n);
+    scratch.counts = new Float32Array(n);
+  }
+  if (scratch.sums.length < n * dim) scratch.sums = new Float32Array(n * dim);
+  const { seen, sums, counts: sumCounts } = scratch;
+  const slot = slotOf;
+  let u = 0;
+  for (let i = 0; i < n; i++) {
+    const id = ids[i];
+    let j = slot[id];
+    const src = i * dim;
+    if (j < 0) {
+      j = u++;
+      slot[id] = j;
+      seen[j] = id;
+      const dst = j * dim;
+      for (let c = 0; c < dim; c++) sums[dst + c] = rows[src + c];
+      sumCounts[j] = counts === null ? 1 : counts[i];
+    } else {
+      const dst = j * dim;
+      for (let c = 0; c < dim; c++) sums[dst + c] += rows[src + c];
+      sumCounts[j] += counts === null ? 1 : counts[i];
+    }
+  }
+  const distinct = seen.subarray(0, u);
+  const order = stableOrder(distinct);
+  const outIds = new Int32Array(u);
+  const outCounts = new Float32Array(u);
+  const outRows = new Float32Array(u * dim);
+  for (let k = 0; k < u; k++) {
+    const j = order[k];
+    outIds[k] = distinct[j];
+    outCounts[k] = sumCounts[j];
+    outRows.set(sums.subarray(j * dim, (j + 1) * dim), k * dim);
+  }
+  for (let j = 0; j < u; j++) slot[distinct[j]] = -1;
+  return { dim, ids: outIds, counts: outCounts, rows: outRows };
+}
+
+function mergeSorted(ids: Int32Array, counts: Float32Array | Int32Array | null, rows: Float32Array, dim: number): SparseGrad {
+  const n = ids.length;
+  const order = stableOrder(ids);
   let unique = 0;
   for (let k = 0, prev = -1; k < n; k++) {
     const id = ids[order[k]];
