@@ -1,6 +1,6 @@
 /** Helpers shared by the benchmarks: medians, machine description, markdown tables, the python reference. */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -9,6 +9,12 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Key by key medians of records that share their keys (the first record's). */
+export function medianOf<T extends { [K in keyof T]: number }>(xs: readonly T[]): T {
+  if (!xs.length) throw new RangeError('medianOf an empty list');
+  return Object.fromEntries(Object.keys(xs[0]).map((k) => [k, median(xs.map((x) => x[k as keyof T]))])) as T;
 }
 
 export interface MachineInfo {
@@ -95,4 +101,18 @@ export function benchScript(name: string): string {
     if (existsSync(path)) return path;
   }
   throw new Error(`bench/${name} not found next to the bench`);
+}
+
+/** Whether the module at `url` is the script node was started with, not one imported by another bench. */
+export const isMain = (url: string): boolean => !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(url));
+
+/** Runs a bench's main and exits (a torch server or GPU device would keep the process alive): 1 if it throws. */
+export function runMain(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }

@@ -18,11 +18,16 @@ Data: synthetic, generated before the timed loop: ids of field f drawn with P(ra
 vocabulary (row offset_f + r + 1; row offset_f is the never-drawn OOV row, as in src/data/synthetic.ts),
 numeric features log1p(floor(exp(N(mu, sd)))), labels Bernoulli(0.25).
 
-Standalone (one JSON line: {"torch", "python", "threads", "results": [{batch, mode, samplesPerSec, msPerStep, ...}]}):
-    /usr/bin/python3 bench/torch_deepfm.py --rows 1000000 --batches 1024,8192 --modes dense,lazy --threads 1
+Device: --device cuda (a command's "device": "cuda") puts the model, both tables and every batch on the GPU
+(the data is drawn on the host with the same generator, then copied once, before the timed loop) and
+synchronises the device before each timer read; cpu (the default) runs on torch.set_num_threads threads.
+
+Standalone (one JSON line: {"torch", "python", "threads", "results": [{batch, mode, device, samplesPerSec, msPerStep, ...}]}):
+    /usr/bin/python3 bench/torch_deepfm.py --rows 1000000 --batches 1024,8192 --modes dense,lazy --threads 1 [--device cuda]
 Server (used by bench/train-throughput.ts, so repeats interleave with ours without re-importing torch): with
---serve, prints a hello line {"torch", "python", "cores"}, then answers each JSON command line read from stdin
-(the keys of run_case below) with one line in the standalone format, holding one result.
+--serve, prints a hello line {"torch", "python", "cores", "cuda", "cudaDevice"} (cuda: torch.cuda.is_available(),
+cudaDevice: its name or null), then answers each JSON command line read from stdin (the keys of run_case
+below) with one line in the standalone format, holding one result.
 """
 import argparse
 import json
@@ -139,6 +144,10 @@ def zipf_ids(field_sizes, zipf, n, gen):
     return torch.stack(cols, 1)
 
 
+def cuda_device_name():
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else None
+
+
 def make_data(field_sizes, zipf, numeric, n, seed):
     gen = torch.Generator().manual_seed(seed)
     ids = zipf_ids(field_sizes, zipf, n, gen)
@@ -150,8 +159,15 @@ def make_data(field_sizes, zipf, numeric, n, seed):
 
 
 def run_case(cmd):
-    """One timed run. Keys: batch, mode (dense|lazy), threads, steps, warmup, fieldSizes, zipf, numeric, embedDim,
-    mlp, model (deepfm|wd), lr, lrEmbed, l2, cowclip, cowclipRatio, cowclipZeta, seed."""
+    """One timed run. Keys: batch, mode (dense|lazy), device (cpu|cuda), threads, steps, warmup, fieldSizes, zipf,
+    numeric, embedDim, mlp, model (deepfm|wd), lr, lrEmbed, l2, cowclip, cowclipRatio, cowclipZeta, seed."""
+    device = torch.device(cmd.get('device', 'cpu'))
+    if device.type not in ('cpu', 'cuda'):
+        raise ValueError(f'device {device}: expected cpu or cuda')
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError(f'torch {torch.__version__} has no CUDA device (torch.cuda.is_available() is false)')
+    # Timers read the host clock: on cuda, wait for the queued kernels first.
+    sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
     threads = int(cmd['threads'])
     torch.set_num_threads(threads)
     torch.manual_seed(cmd.get('seed', 1))
@@ -165,9 +181,9 @@ def run_case(cmd):
     if model not in ('deepfm', 'wd'):
         raise ValueError(f'model {model!r}: the torch reference has deepfm and wd')
     n = (warmup + steps) * batch
-    ids, x, y = make_data(field_sizes, float(cmd.get('zipf', 1.1)), numeric, n, int(cmd.get('seed', 1)))
+    ids, x, y = (t.to(device) for t in make_data(field_sizes, float(cmd.get('zipf', 1.1)), numeric, n, int(cmd.get('seed', 1))))
     rows = sum(field_sizes)
-    net = CtrNet(rows, len(field_sizes), int(cmd.get('embedDim', 16)), numeric, cmd.get('mlp', [400, 400, 400]), model == 'deepfm', mode == 'lazy')
+    net = CtrNet(rows, len(field_sizes), int(cmd.get('embedDim', 16)), numeric, cmd.get('mlp', [400, 400, 400]), model == 'deepfm', mode == 'lazy').to(device)
     dense_opt = torch.optim.Adam(net.dense_params(), lr=float(cmd.get('lr', 1e-3)), eps=1e-7)
     embed = EmbeddingStep(net, mode, float(cmd.get('lrEmbed', 3e-3)), float(cmd.get('l2', 1e-5)), bool(cmd.get('cowclip', True)),
                           float(cmd.get('cowclipRatio', 1.0)), float(cmd.get('cowclipZeta', 1e-5)))
@@ -176,6 +192,7 @@ def run_case(cmd):
     t0 = 0.0
     for s in range(warmup + steps):
         if s == warmup:
+            sync()
             t0 = time.perf_counter()
         b_ids, b_x, b_y = ids[s * batch:(s + 1) * batch], x[s * batch:(s + 1) * batch], y[s * batch:(s + 1) * batch]
         loss = loss_fn(net(b_ids, b_x), b_y)
@@ -185,6 +202,7 @@ def run_case(cmd):
         embed.step(b_ids)
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f'non-finite loss at step {s + 1}')
+    sync()
     seconds = time.perf_counter() - t0
     for s in range(warmup, warmup + steps):
         unique += torch.unique(ids[s * batch:(s + 1) * batch]).numel()
@@ -192,6 +210,8 @@ def run_case(cmd):
         'model': model,
         'batch': batch,
         'mode': mode,
+        'device': str(device),
+        'cudaDevice': cuda_device_name() if device.type == 'cuda' else None,
         'threads': threads,
         'steps': steps,
         'warmup': warmup,
@@ -208,7 +228,8 @@ def reply(results, threads):
 
 
 def serve():
-    print(json.dumps({'torch': torch.__version__, 'python': sys.executable, 'cores': os.cpu_count()}), flush=True)
+    print(json.dumps({'torch': torch.__version__, 'python': sys.executable, 'cores': os.cpu_count(), 'cuda': torch.cuda.is_available(),
+                      'cudaDevice': cuda_device_name()}), flush=True)
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -228,6 +249,7 @@ def main():
     ap.add_argument('--modes', default='dense,lazy')
     ap.add_argument('--model', default='deepfm', choices=['deepfm', 'wd'])
     ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     ap.add_argument('--steps', type=int, default=20)
     ap.add_argument('--warmup', type=int, default=2)
     ap.add_argument('--no-cowclip', action='store_true')
@@ -238,9 +260,9 @@ def main():
     results = []
     for batch in [int(b) for b in a.batches.split(',')]:
         for mode in a.modes.split(','):
-            results.append(run_case({'batch': batch, 'mode': mode, 'threads': a.threads, 'steps': a.steps, 'warmup': a.warmup,
+            results.append(run_case({'batch': batch, 'mode': mode, 'device': a.device, 'threads': a.threads, 'steps': a.steps, 'warmup': a.warmup,
                                      'fieldSizes': sizes, 'model': a.model, 'cowclip': not a.no_cowclip}))
-            print(f'torch {a.model} batch {batch} {mode}: {results[-1]["samplesPerSec"]:.0f} samples/s', file=sys.stderr)
+            print(f'torch {a.model} batch {batch} {mode} on {a.device}: {results[-1]["samplesPerSec"]:.0f} samples/s', file=sys.stderr)
     reply(results, a.threads)
 
 

@@ -3,18 +3,20 @@
  * (LocalCommunicator, world size 1) on synthetic data of the v1 shape (26 fields, 13 numeric) with its
  * vocabularies scaled to `--rows` embedding rows (default ~1M), for each model x batch x embedding-update
  * mode. PyTorch: the same model, shapes, optimizers and update mode (bench/torch_deepfm.py, kept running as
- * a server so it imports torch once) with torch.set_num_threads(--threads), and once more with every core.
+ * a server so it imports torch once) with torch.set_num_threads(--threads), and once more with every core;
+ * with --torch-device cuda, once on the GPU instead.
  *
  * Every configuration of ours is warmed up once; then the repeats are interleaved (in repeat r, each
  * configuration runs ours, then torch at --threads, then torch on all cores, before repeat r + 1 starts) so
  * load changes on a shared machine hit both alike. Reports medians over repeats: samples/s, the ratio
- * ours/torch, our ms/step and its split (data/gather, tfjs compute, per-ID merge, update) from the trainer's
- * own timers, torch's ms/step, and the process RSS. JSON (every run kept) and a markdown table go to stdout,
- * progress to stderr.
+ * ours/torch, our ms/step and its split (data/gather, tfjs compute, per-ID merge, comm, update) from the
+ * trainer's own timers, on a GPU backend also the split of compute (pack, dispatch, device, readback) with
+ * the uploads and readbacks per step, torch's ms/step, and the process RSS. JSON (every run kept) and a
+ * markdown table go to stdout, progress to stderr. bench/gpu.ts runs this with the GPU case's defaults.
  *
  *   node dist/bench/train-throughput.js [--batches 1024,8192] [--models deepfm] [--embed-updates dense,lazy]
- *     [--rows 1M | v1 | small | N] [--threads 1] [--steps N] [--repeats 5] [--backend wasm] [--no-native] [--json FILE]
- *     [--python PATH | --no-torch] [--no-all-cores]
+ *     [--rows 1M | v1 | small | N] [--mlp 400,400,400] [--threads 1] [--steps N] [--repeats 5] [--backend wasm]
+ *     [--no-native] [--json FILE] [--python PATH | --no-torch] [--torch-device cpu|cuda] [--no-all-cores]
  *
  * --steps defaults to ~48K samples per repeat (48 steps at 1024, 6 at 8192); the default run takes ~8 min on
  * 2 (shared) cores, ~40% of it in torch. The trainer's merge timer
@@ -29,15 +31,16 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { installCpuKernels } from '../src/backend/blas.js';
-import { describeChoice, selectBackend } from '../src/backend/select.js';
+import { describeChoice, selectBackend, stepOptionsFor } from '../src/backend/select.js';
 import { LocalCommunicator } from '../src/comm/local.js';
 import { parseTrainConfig, type TrainConfig } from '../src/config/train-config.js';
 import { loadData } from '../src/data/load.js';
 import { V1_VOCAB_SIZES } from '../src/data/synthetic.js';
+import { setStepDefaults, type TransferStats } from '../src/model/step.js';
 import type { Hyper } from '../src/optim/schedule.js';
 import { train, type TrainResult } from '../src/train/trainer.js';
 import { createLogger } from '../src/util/log.js';
-import { benchScript, findPython, loadavgNow, machineInfo, markdownTable, median, positiveInt, pythonCandidates, splitList, type Python } from './common.js';
+import { benchScript, findPython, isMain, loadavgNow, machineInfo, markdownTable, median, medianOf, positiveInt, pythonCandidates, runMain, splitList, type Python } from './common.js';
 
 const SAMPLES_PER_REPEAT = 49_152;
 const WARMUP_STEPS = 2;
@@ -48,13 +51,23 @@ const TORCH_MODELS = ['deepfm', 'wd'];
 const NAMED_ROWS: Record<string, number> = { small: 10_000, v1: V1_VOCAB_SIZES.reduce((a, b) => a + b, 0) + V1_VOCAB_SIZES.length };
 
 /** What a repeat of ours keeps (not the replica: at 1M rows each holds ~300 MB). */
-type OursRun = Pick<TrainResult, 'steps' | 'trainSeconds' | 'samplesPerSec' | 'time' | 'uniqueIdsPerStep'>;
+type OursRun = Pick<TrainResult, 'steps' | 'trainSeconds' | 'samplesPerSec' | 'time' | 'transfer' | 'uniqueIdsPerStep'>;
+
+/** Torch's hello line: versions, cores, and whether it sees a CUDA device (and which). */
+interface TorchHello {
+  torch: string;
+  python: string;
+  cores: number;
+  cuda: boolean;
+  cudaDevice: string | null;
+}
 
 /** One timed torch run, as bench/torch_deepfm.py reports it. */
 interface TorchRun {
   model: string;
   batch: number;
   mode: string;
+  device: string;
   threads: number;
   steps: number;
   rows: number;
@@ -89,25 +102,38 @@ interface RunRecord {
   msPerStep: number;
   loadavg: number[];
   splitMs?: Record<string, number>;
+  transfer?: TransferPerStep;
 }
 
-const { values } = parseArgs({
-  options: {
-    batches: { type: 'string', default: '1024,8192' },
-    models: { type: 'string', default: 'deepfm' },
-    'embed-updates': { type: 'string', default: 'dense,lazy' },
-    rows: { type: 'string', default: '1M' },
-    threads: { type: 'string', default: '1' },
-    steps: { type: 'string' },
-    repeats: { type: 'string', default: '5' },
-    backend: { type: 'string', default: 'wasm' },
-    json: { type: 'string' },
-    python: { type: 'string' },
-    'no-torch': { type: 'boolean', default: false },
-    'no-all-cores': { type: 'boolean', default: false },
-    'no-native': { type: 'boolean', default: false },
-  },
-});
+/** Per training step, from TrainResult.transfer: where compute's time went, and the host <-> GPU traffic. */
+interface TransferPerStep {
+  packMs: number;
+  dispatchMs: number;
+  deviceMs: number;
+  readbackMs: number;
+  uploads: number;
+  readbacks: number;
+  upMB: number;
+  downMB: number;
+}
+
+const OPTIONS = {
+  batches: { type: 'string', default: '1024,8192' },
+  models: { type: 'string', default: 'deepfm' },
+  'embed-updates': { type: 'string', default: 'dense,lazy' },
+  rows: { type: 'string', default: '1M' },
+  mlp: { type: 'string', default: '400,400,400' },
+  threads: { type: 'string', default: '1' },
+  steps: { type: 'string' },
+  repeats: { type: 'string', default: '5' },
+  backend: { type: 'string', default: 'wasm' },
+  json: { type: 'string' },
+  python: { type: 'string' },
+  'torch-device': { type: 'string', default: 'cpu' },
+  'no-torch': { type: 'boolean', default: false },
+  'no-all-cores': { type: 'boolean', default: false },
+  'no-native': { type: 'boolean', default: false },
+} as const;
 
 /** --rows: small, v1, or a count such as 1000000, 1e6, 1M, 250K. */
 function parseRows(s: string): number {
@@ -118,8 +144,25 @@ function parseRows(s: string): number {
   return n;
 }
 
-const log = (msg: string): void => console.error(`[train-throughput] ${msg}`);
 const perStepMs = (seconds: number, r: OursRun): number => (seconds * 1e3) / r.steps;
+
+/** The trainer's step split in ms per step. */
+const splitOf = (r: OursRun): TrainResult['time'] =>
+  Object.fromEntries(Object.entries(r.time).map(([k, s]) => [k, perStepMs(s, r)])) as TrainResult['time'];
+
+function transferPerStep(r: OursRun): TransferPerStep {
+  const t = r.transfer;
+  return {
+    packMs: t.packMs / r.steps,
+    dispatchMs: t.dispatchMs / r.steps,
+    deviceMs: t.deviceMs / r.steps,
+    readbackMs: t.readbackMs / r.steps,
+    uploads: t.uploads / r.steps,
+    readbacks: t.readbacks / r.steps,
+    upMB: t.uploadBytes / r.steps / MB,
+    downMB: t.readbackBytes / r.steps / MB,
+  };
+}
 
 /** bench/torch_deepfm.py --serve: one JSON command line in, one JSON line out. */
 class TorchServer {
@@ -145,7 +188,7 @@ class TorchServer {
     child.stdin!.on('error', () => {}); // a dead server shows as a closed stdout
   }
 
-  static async start(python: Python): Promise<{ server: TorchServer; hello: { torch: string; python: string; cores: number } }> {
+  static async start(python: Python): Promise<{ server: TorchServer; hello: TorchHello }> {
     const child = spawn(python.path, [benchScript('torch_deepfm.py'), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
     process.on('exit', () => child.kill());
     const server = new TorchServer(child);
@@ -178,7 +221,15 @@ class TorchServer {
   }
 }
 
-async function main(): Promise<void> {
+/**
+ * Runs the bench on command-line `argv`; `bench` names it in the JSON and the progress lines (bench/gpu.ts
+ * puts its defaults before the user's flags: the last of a repeated flag wins).
+ */
+export async function throughputBench(bench: string, argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: OPTIONS });
+  const log = (msg: string): void => console.error(`[${bench}] ${msg}`);
+  const torchDevice = values['torch-device'];
+  if (torchDevice !== 'cpu' && torchDevice !== 'cuda') throw new Error(`--torch-device ${torchDevice}: expected cpu or cuda`);
   const batches = splitList(values.batches).map((b) => positiveInt('batches', b)).sort((a, b) => a - b);
   const repeats = positiveInt('repeats', values.repeats);
   const threads = positiveInt('threads', values.threads);
@@ -202,29 +253,40 @@ async function main(): Promise<void> {
   const torchStart = python ? TorchServer.start(python).catch((err: unknown) => err as Error) : null;
 
   const choice = await selectBackend({ forced: values.backend });
-  // Our matmuls on OpenBLAS with --threads threads (src/backend/blas.ts), as training does; --no-native: tfjs's.
+  // As the worker does: the step's transfer mode for this backend (GPUs: one packed upload and readback).
+  const stepOptions = stepOptionsFor(choice.name, tf);
+  setStepDefaults(stepOptions);
+  const gpu = stepOptions.transfer === 'packed';
+  // As training does: on wasm/cpu our matmuls on OpenBLAS with --threads threads (src/backend/blas.ts), on a
+  // GPU backend the host's dense Adam only; --no-native: tfjs's.
   const kernels = installCpuKernels(choice.name, { ...process.env, DDP_BLAS_THREADS: String(threads), ...(values['no-native'] ? { DDP_BLAS: 'off' } : {}) });
   log(`${describeChoice(choice)}; ${kernels.description}`);
   const t0 = performance.now();
   // The worker's own data options, from the training flag defaults.
-  const flags = (...more: string[]) => parseTrainConfig(['--data', dataSpec, '--backend', values.backend, '--log-every', '0', ...more]);
+  const flags = (...more: string[]) => parseTrainConfig(['--data', dataSpec, '--backend', values.backend, '--mlp', values.mlp, '--log-every', '0', ...more]);
   const base = flags();
   const data = await loadData({ data: base.data, split: base.split, seed: base.seed, minCount: base.minCount, numericTransform: base.numeric, skipBadLines: base.skipBadLines, onProgress: log });
   log(`data: ${data.description} (${((performance.now() - t0) / 1e3).toFixed(1)} s)`);
 
   let torch: TorchServer | null = null;
-  let torchInfo: { torch: string; python: string; cores: number } | null = null;
+  let torchInfo: TorchHello | null = null;
   if (torchStart) {
     const started = await torchStart;
     if (started instanceof Error) {
       torchSkip = `skipped (${started.message})`;
       console.error(`notice: the torch reference did not start: ${started.message}`);
+    } else if (torchDevice === 'cuda' && !started.hello.cuda) {
+      started.server.close();
+      torchSkip = `skipped (torch ${started.hello.torch} at ${started.hello.python} has no CUDA device: torch.cuda.is_available() is false)`;
+      console.error(`notice: the PyTorch reference is ${torchSkip}; ours only`);
     } else {
       torch = started.server;
       torchInfo = started.hello;
     }
   }
-  const torchThreads = torch ? [...new Set([threads, ...(values['no-all-cores'] ? [] : [allCores])])] : [];
+  // On cuda torch's thread count hardly matters: one run per configuration.
+  const torchThreads = torch ? [...new Set([threads, ...(values['no-all-cores'] || torchDevice === 'cuda' ? [] : [allCores])])] : [];
+  const torchLabel = torchDevice === 'cuda' ? 'cuda' : `${threads} thr`;
 
   const comm = new LocalCommunicator();
   const trainLog = createLogger('info', log, log);
@@ -249,6 +311,7 @@ async function main(): Promise<void> {
     model: c.model,
     batch: c.batch,
     mode: c.embedUpdate,
+    device: torchDevice,
     threads: t,
     steps: c.steps,
     warmup: WARMUP_STEPS,
@@ -271,10 +334,12 @@ async function main(): Promise<void> {
     for (const c of cases) {
       let loadavg = loadavgNow();
       const res = await run(c.cfg, c.steps);
-      const ours: OursRun = { steps: res.steps, trainSeconds: res.trainSeconds, samplesPerSec: res.samplesPerSec, time: res.time, uniqueIdsPerStep: res.uniqueIdsPerStep };
+      const ours: OursRun = { steps: res.steps, trainSeconds: res.trainSeconds, samplesPerSec: res.samplesPerSec, time: res.time, transfer: res.transfer, uniqueIdsPerStep: res.uniqueIdsPerStep };
       c.runs.push(ours);
-      const split = Object.fromEntries(Object.entries(ours.time).map(([k, s]) => [k, perStepMs(s, ours)]));
-      records.push({ repeat: r, model: c.model, batch: c.batch, embedUpdate: c.embedUpdate, impl: 'ours', threads: 1, samplesPerSec: ours.samplesPerSec, msPerStep: perStepMs(ours.trainSeconds, ours), loadavg, splitMs: split });
+      records.push({
+        repeat: r, model: c.model, batch: c.batch, embedUpdate: c.embedUpdate, impl: 'ours', threads: 1, samplesPerSec: ours.samplesPerSec,
+        msPerStep: perStepMs(ours.trainSeconds, ours), loadavg, splitMs: splitOf(ours), ...(gpu ? { transfer: transferPerStep(ours) } : {}),
+      });
       let line = `repeat ${r}/${repeats} ${c.model} batch ${c.batch} ${c.embedUpdate}: ours ${Math.round(ours.samplesPerSec)}`;
       for (const t of torchThreads) {
         if (!torch?.alive || c.torchErrors.length) break;
@@ -284,11 +349,11 @@ async function main(): Promise<void> {
           if (!c.torch.has(t)) c.torch.set(t, []);
           c.torch.get(t)!.push(tr);
           records.push({ repeat: r, model: c.model, batch: c.batch, embedUpdate: c.embedUpdate, impl: 'torch', threads: t, samplesPerSec: tr.samplesPerSec, msPerStep: tr.msPerStep, loadavg });
-          line += `, torch ${t} thread(s) ${Math.round(tr.samplesPerSec)}`;
+          line += `, torch ${torchDevice === 'cuda' ? 'cuda' : `${t} thread(s)`} ${Math.round(tr.samplesPerSec)}`;
         } catch (err) {
           const msg = (err as Error).message;
           c.torchErrors.push(msg);
-          console.error(`notice: torch failed on ${c.model} batch ${c.batch} ${c.embedUpdate} with ${t} thread(s): ${msg}; ours only there`);
+          console.error(`notice: torch failed on ${c.model} batch ${c.batch} ${c.embedUpdate} (${torchDevice}, ${t} thread(s)): ${msg}; ours only there`);
         }
       }
       log(`${line} samples/s (load ${loadavgNow().join(' ')})`);
@@ -299,6 +364,7 @@ async function main(): Promise<void> {
   const torchSummary = (runs: TorchRun[] | undefined) =>
     runs?.length
       ? {
+          device: runs[0].device,
           threads: runs[0].threads,
           samplesPerSec: median(runs.map((x) => x.samplesPerSec)),
           samplesPerSecAll: runs.map((x) => x.samplesPerSec),
@@ -321,16 +387,12 @@ async function main(): Promise<void> {
       samplesPerSecAll: c.runs.map((r) => r.samplesPerSec),
       msPerStep: med((r) => perStepMs(r.trainSeconds, r)),
       // Medians of each part of the step, from the trainer's timers (comm is zero at world size 1).
-      splitMs: {
-        data: med((r) => perStepMs(r.time.data, r)),
-        compute: med((r) => perStepMs(r.time.compute, r)),
-        merge: med((r) => perStepMs(r.time.merge, r)),
-        comm: med((r) => perStepMs(r.time.comm, r)),
-        update: med((r) => perStepMs(r.time.update, r)),
-      },
+      splitMs: medianOf(c.runs.map(splitOf)),
+      // GPU backends: medians of compute's own split and of the traffic per step.
+      transfer: gpu ? medianOf(c.runs.map(transferPerStep)) : null,
       uniqueIdsPerStep: c.runs[0].uniqueIdsPerStep.global,
       rssMB: c.rssMB,
-      /** Torch at --threads, and on every core; ratio = ours / torch of the medians. */
+      /** Torch at --threads (or on cuda), and on every core; ratio = ours / torch of the medians. */
       torch: t1,
       ratio: t1 ? samplesPerSec / t1.samplesPerSec : null,
       torchAllCores: tAll,
@@ -338,21 +400,30 @@ async function main(): Promise<void> {
       torchErrors: c.torchErrors,
     };
   });
+  const oursKernels =
+    choice.name === 'wasm'
+      ? 'tfjs wasm (SIMD, one thread) with its matmuls on OpenBLAS (T threads; --no-native: tfjs kernels)'
+      : `tfjs ${choice.name}${gpu ? ' (the dense step on the GPU, one packed upload and one readback per step)' : ''}`;
+  const torchKernels = torchDevice === 'cuda' ? 'torch CUDA kernels with the model, tables and batches on the GPU' : 'torch ATen/oneDNN kernels with T OpenMP threads';
   const torchNote =
-    'same model (26 fields x d 16 embeddings + 1-d first-order table, 13 numeric, MLP 400-400-400 ReLU + linear out, FM term), ' +
+    `same model (26 fields x d 16 embeddings + 1-d first-order table, 13 numeric, MLP ${base.mlp.join('-')} ReLU + linear out, FM term), ` +
     'init, mean BCE, Adam on dense weights, L2 + CowClip (paper form, field table) + Adam on embeddings: dense mode = nn.Embedding ' +
     'with dense gradients, L2 on every row, CowClip with count 1 for absent rows, Adam over the whole table; lazy = sparse=True, L2 and ' +
     'CowClip on the batch rows, SparseAdam. Differences: ids from the same Zipf law but other draws; torch slices pre-generated ' +
     'contiguous batches (ours fills each batch from a shuffled order: "data" time); ours merges duplicate IDs of the batch by hand ' +
     '("merge"), torch via index_add (dense) or coalesce (lazy); ours checks every gradient for NaN/Inf each step, torch only the loss; ' +
     "torch's Adam puts eps on sqrt(v_hat), ours (Keras form) on sqrt(v); ours applies the dense lr warm-up schedule, torch a constant lr " +
-    '(no effect on speed); ours runs tfjs wasm (SIMD, one thread) with its matmuls on OpenBLAS (T threads; --no-native: tfjs kernels) ' +
-    'plus plain JS loops, torch ATen/oneDNN kernels with T OpenMP threads.';
+    `(no effect on speed); ours runs ${oursKernels} plus plain JS loops (batch fill, per-ID merge, embedding update), ${torchKernels}.`;
   const report = {
-    bench: 'train-throughput',
-    machine: { ...machine, backend: choice.name, tfjs: tf.version.tfjs, loadavgEnd: loadavgNow(), peakRssMB: process.resourceUsage().maxRSS / 1024 },
-    settings: { data: dataSpec, embeddingRows: data.totalRows, rowsAsked: wantRows, worldSize: 1, warmupSteps: WARMUP_STEPS, repeats, threads, oursThreads: choice.name === 'wasm' ? 1 : 'backend default', kernels: kernels.description },
-    torch: torchInfo ? { python: torchInfo.python, version: torchInfo.torch, threads: torchThreads, warmupSteps: WARMUP_STEPS, note: torchNote } : torchSkip,
+    bench,
+    machine: { ...machine, backend: choice.name, adapter: choice.adapter?.description ?? null, tfjs: tf.version.tfjs, loadavgEnd: loadavgNow(), peakRssMB: process.resourceUsage().maxRSS / 1024 },
+    settings: {
+      data: dataSpec, embeddingRows: data.totalRows, rowsAsked: wantRows, mlp: base.mlp, worldSize: 1, warmupSteps: WARMUP_STEPS, repeats, threads,
+      oursThreads: choice.name === 'wasm' ? 1 : 'backend default', kernels: kernels.description, transfer: stepOptions.transfer,
+    },
+    torch: torchInfo
+      ? { python: torchInfo.python, version: torchInfo.torch, device: torchDevice, cudaDevice: torchInfo.cudaDevice, threads: torchThreads, warmupSteps: WARMUP_STEPS, note: torchNote }
+      : torchSkip,
     results,
     runs: records,
     wallSeconds: (performance.now() - tStart) / 1e3,
@@ -372,12 +443,13 @@ async function main(): Promise<void> {
           'embed update',
           'ours samples/s',
           'ours min-max',
-          `torch samples/s (${threads} thr)`,
+          `torch samples/s (${torchLabel})`,
           'torch min-max',
           'ours/torch',
           ...(allCol ? [`torch samples/s (${allCores} thr)`, `ours/torch (${allCores} thr)`] : []),
           'ours ms/step',
-          'ours split: data / tfjs / merge / update ms',
+          'ours split: data / tfjs / merge / comm / update ms',
+          ...(gpu ? ['tfjs split: pack / dispatch / device / readback ms', 'per step: uploads (MB) / readbacks (MB)'] : []),
           'torch ms/step',
           'RSS MB',
         ],
@@ -392,7 +464,13 @@ async function main(): Promise<void> {
           f(r.ratio, 2),
           ...(allCol ? [f(r.torchAllCores?.samplesPerSec), f(r.ratioAllCores, 2)] : []),
           f(r.msPerStep, 1),
-          [r.splitMs.data, r.splitMs.compute, r.splitMs.merge, r.splitMs.update].map((x) => f(x, 1)).join(' / '),
+          [r.splitMs.data, r.splitMs.compute, r.splitMs.merge, r.splitMs.comm, r.splitMs.update].map((x) => f(x, 1)).join(' / '),
+          ...(r.transfer
+            ? [
+                [r.transfer.packMs, r.transfer.dispatchMs, r.transfer.deviceMs, r.transfer.readbackMs].map((x) => f(x, 1)).join(' / '),
+                `${f(r.transfer.uploads, 1)} (${f(r.transfer.upMB, 1)}) / ${f(r.transfer.readbacks, 1)} (${f(r.transfer.downMB, 1)})`,
+              ]
+            : []),
           f(r.torch?.msPerStep, 1),
           f(r.rssMB),
         ]),
@@ -401,7 +479,8 @@ async function main(): Promise<void> {
   );
   console.log(
     `\n${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, tfjs ${tf.version.tfjs} ${choice.name}` +
-      `${choice.name === 'wasm' ? ' (one thread)' : ''}; ${data.totalRows.toLocaleString('en')} embedding rows (${dataSpec}); ` +
+      `${choice.name === 'wasm' ? ' (one thread)' : choice.adapter ? ` (${choice.adapter.description})` : ''}; MLP ${base.mlp.join('-')}; ` +
+      `${data.totalRows.toLocaleString('en')} embedding rows (${dataSpec}); ` +
       `median of ${repeats} interleaved repeats (ours, then torch${torchThreads.length > 1 ? ' at each thread count' : ''}, per configuration) after ` +
       `${WARMUP_STEPS} warm-up steps; load average ${machine.loadavg.join(' ')} at start, ${report.machine.loadavgEnd.join(' ')} at end; ` +
       `RSS after each case's warm-up (cases run in ascending batch), peak ${f(report.machine.peakRssMB)} MB (this process; torch runs in its own).`,
@@ -416,17 +495,18 @@ async function main(): Promise<void> {
           (torchThreads.length > 1 ? ', torch on all cores most (its OpenMP threads wait for descheduled peers).' : '.')
         : ''),
   );
+  if (gpu) {
+    console.log(
+      'tfjs = the dense step as the trainer times it: pack (host copies into the staging buffer), dispatch (building and queueing ' +
+        'the tfjs graph, the upload queued with it), device (until the GPU has run the upload and the kernels), readback (loss and ' +
+        'gradients, one buffer); data, merge and update run on the host.',
+    );
+  }
   console.log(
     torchInfo
-      ? `PyTorch ${torchInfo.torch} (${torchInfo.python}), bench/torch_deepfm.py: ${torchNote}`
+      ? `PyTorch ${torchInfo.torch} (${torchInfo.python}${torchInfo.cudaDevice && torchDevice === 'cuda' ? `, ${torchInfo.cudaDevice}` : ''}), bench/torch_deepfm.py: ${torchNote}`
       : `PyTorch reference ${torchSkip}.`,
   );
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+if (isMain(import.meta.url)) runMain(() => throughputBench('train-throughput', process.argv.slice(2)));

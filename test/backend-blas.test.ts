@@ -106,9 +106,12 @@ t.test('the native dense Adam step gives the same bits as the JavaScript loop', 
 });
 
 t.test('the kernels are chosen, or not, with a reason', (t) => {
-  t.match(installCpuKernels('tensorflow').description, /^native kernels: none, tfjs's own run \(tensorflow brings its own\)$/);
   t.match(installCpuKernels('wasm', { DDP_BLAS: 'off' }).description, /^native kernels: none, tfjs's own run \(disabled by DDP_BLAS=off\)$/);
+  t.match(installCpuKernels('webgpu', { DDP_BLAS: 'off' }).description, /^native kernels: none, tfjs's own run \(disabled by DDP_BLAS=off\)$/);
   if (typeof native !== 'string') {
+    const gpu = installCpuKernels('webgpu');
+    t.teardown(() => gpu.restore());
+    t.equal(gpu.description, 'native kernels on webgpu: dense Adam (webgpu brings its own tensor kernels)', 'a GPU backend: only the host-side Adam');
     const choice = installCpuKernels('wasm', { DDP_BLAS_LIB: '/nonexistent/libblas.so' });
     t.teardown(() => choice.restore());
     t.ok(choice.library, 'DDP_BLAS_LIB pointing nowhere: the default library is still found');
