@@ -39,7 +39,7 @@ function fakeDawn(env: NodeJS.ProcessEnv, devices: (AdapterFacts & { bus: string
 }
 
 const opts = (env: NodeJS.ProcessEnv, dawn: DawnModule, more: Partial<WebGpuOptions> = {}): WebGpuOptions => ({
-  env, allowSoftware: false, loadDawn: async () => dawn, hasVulkanLoader: () => true, queryBusIds: () => new Map(), ...more,
+  env, allowSoftware: false, loadDawn: async () => dawn, hasVulkanLoader: () => true, hasGpuDevice: () => true, queryBusIds: () => new Map(), ...more,
 });
 
 t.test('PCI tags, nvidia-smi bus ids, and what a rank is told', async (t) => {
@@ -89,7 +89,13 @@ t.test('no adapter: one reason per cause', async (t) => {
   const icd = fileURLToPath(import.meta.url); // any existing file stands for a driver manifest
   const some: NodeJS.ProcessEnv = { VK_DRIVER_FILES: icd };
   await t.rejects(openAdapter(opts(some, fakeDawn(some, []))), new RegExp(`no usable adapter from the Vulkan drivers ${icd}`));
-  await t.rejects(openAdapter(opts(env, fakeDawn(env, [LLVMPIPE]))), /only a software adapter \(llvmpipe: Mesa 25\.0\.7.*\); --backend webgpu uses it anyway/, 'auto wants a real GPU');
+  await t.rejects(openAdapter(opts(env, fakeDawn(env, [LLVMPIPE]))), /only a software adapter \(llvmpipe\); --backend webgpu uses it anyway/, 'auto wants a real GPU');
+  await t.rejects(
+    openAdapter(opts(env, fakeDawn(env, [H200('x')]), { hasGpuDevice: () => false })),
+    /no GPU device \(\/dev\/nvidia\*, \/dev\/dri\/renderD\*, \/dev\/dxg\)/,
+    'auto on a host without GPU device nodes: skipped before Dawn starts',
+  );
+  t.equal((await openAdapter(opts(env, fakeDawn(env, [LLVMPIPE]), { allowSoftware: true, hasGpuDevice: () => false }))).adapter.info, LLVMPIPE, 'forced: no device node needed');
   const forced = await openAdapter(opts(env, fakeDawn(env, [LLVMPIPE]), { allowSoftware: true }));
   t.equal(forced.description, 'llvmpipe-llvm-15-0-6-256-bits-, Mesa 25.0.7 (LLVM 15.0.6) 0.0.1, Vulkan', 'forced: lavapipe accepted');
   await t.rejects(openAdapter(opts(env, fakeDawn(env, []), { loadDawn: async () => { throw new Error("npm package 'webgpu' has no prebuilt dawn.node for linux-ppc64"); } })), /no prebuilt dawn\.node for linux-ppc64/);

@@ -38,6 +38,8 @@ export interface WebGpuOptions {
   loadDawn?: () => Promise<DawnModule>;
   /** Whether the Vulkan loader library can be found; tests replace it. */
   hasVulkanLoader?: () => boolean;
+  /** Whether a GPU device node exists (checked under auto only); tests replace it. */
+  hasGpuDevice?: () => boolean;
   /** nvidia-smi's GPU index -> PCI bus id; tests replace it. */
   queryBusIds?: () => Map<string, string>;
 }
@@ -110,6 +112,19 @@ export function vulkanDrivers(env: NodeJS.ProcessEnv = process.env): string[] {
   return out;
 }
 
+/** A GPU device node: NVIDIA's, a DRM render node (AMD, Intel, ...), or WSL's. Elsewhere than Linux: assumed. */
+export function gpuDevicePresent(): boolean {
+  if (process.platform !== 'linux') return true;
+  const has = (dir: string, re: RegExp): boolean => {
+    try {
+      return readdirSync(dir).some((f) => re.test(f));
+    } catch {
+      return false;
+    }
+  };
+  return has('/dev', /^(nvidia\d+|dxg)$/) || has('/dev/dri', /^renderD\d+$/);
+}
+
 /** The adapters Dawn can see: asking for a name none has makes dawn.node list them all in its error. */
 export async function listAdapters(dawn: DawnModule): Promise<string[]> {
   try {
@@ -129,6 +144,11 @@ export async function openAdapter(opts: WebGpuOptions): Promise<OpenedAdapter> {
   const dawn = await (opts.loadDawn ?? loadDawnNode)();
   const hasLoader = opts.hasVulkanLoader ?? (() => vulkanLoaderPresent(env));
   if (!hasLoader()) throw new Error('no Vulkan loader (libvulkan.so.1): install the libvulkan1 package');
+  // Every hardware Vulkan driver on Linux opens a device node; without one only software adapters exist, so
+  // auto skips webgpu before Dawn starts (and prints its adapter warnings) at all.
+  if (!opts.allowSoftware && !(opts.hasGpuDevice ?? gpuDevicePresent)()) {
+    throw new Error('no GPU device (/dev/nvidia*, /dev/dri/renderD*, /dev/dxg): only software adapters could exist; --backend webgpu uses one anyway');
+  }
   const map = adapterEnvFor(env, opts.queryBusIds);
   // Read by the Vulkan loader and Mesa's device-select layer when Dawn creates its instance (at the first
   // requestAdapter, below): env is process.env in a worker.
@@ -137,9 +157,15 @@ export async function openAdapter(opts: WebGpuOptions): Promise<OpenedAdapter> {
     Object.assign(env, map.set);
   }
   Object.assign(globalThis, dawn.globals);
+  // Listing opens no adapter: under auto a CPU machine skips webgpu without Dawn's adapter warnings (lavapipe
+  // prints two per process), and a rank checks that its GPU was isolated.
+  const names = await listAdapters(dawn);
+  const hardware = names.filter((name) => !SOFTWARE.test(name));
+  if (!opts.allowSoftware && names.length > 0 && hardware.length === 0) {
+    throw new Error(`only a software adapter (${names.join('; ')}); --backend webgpu uses it anyway`);
+  }
   let warning: string | null = null;
   if (map) {
-    const hardware = (await listAdapters(dawn)).filter((name) => !SOFTWARE.test(name));
     if (hardware.length > 1) {
       warning =
         `${map.note} was not isolated: ${hardware.length} GPUs are visible (${hardware.join('; ')}), so ranks may share one. ` +
