@@ -57,6 +57,7 @@ export interface OpenedAdapter {
 }
 
 const SOFTWARE = /llvmpipe|lavapipe|swiftshader|softpipe/i;
+const NVIDIA_CONTAINER_ICD = '/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json';
 
 export function isSoftwareAdapter(info: AdapterFacts): boolean {
   return info.architecture === 'software' || info.isFallbackAdapter === true || SOFTWARE.test(`${info.device} ${info.description}`);
@@ -71,18 +72,16 @@ export function describeAdapter(info: AdapterFacts, platform: NodeJS.Platform = 
 }
 
 async function loadDawnNode(): Promise<DawnModule> {
-  const arch = process.platform === 'darwin' ? 'universal' : process.arch;
-  let mod: DawnModule;
   try {
-    mod = (await import('webgpu')) as DawnModule;
+    return (await import('webgpu')) as DawnModule;
   } catch (err) {
     const e = err as { code?: string; message?: string };
     if (e.code === 'ERR_MODULE_NOT_FOUND') throw new Error("npm package 'webgpu' not installed");
     // The package ships dawn.node for linux-x64/arm64, darwin and win32 only.
+    const arch = process.platform === 'darwin' ? 'universal' : process.arch;
     if (/dawn\.node/.test(String(e.message))) throw new Error(`npm package 'webgpu' has no prebuilt dawn.node for ${process.platform}-${arch}`);
     throw err;
   }
-  return mod;
 }
 
 /** libvulkan.so.1 in the dynamic linker's cache or on LD_LIBRARY_PATH (Linux; elsewhere assumed present). */
@@ -100,7 +99,7 @@ export function vulkanLoaderPresent(env: NodeJS.ProcessEnv = process.env): boole
 export function vulkanDrivers(env: NodeJS.ProcessEnv = process.env): string[] {
   const listed = env.VK_DRIVER_FILES ?? env.VK_ICD_FILENAMES;
   if (listed) return listed.split(':').filter((f) => f && existsSync(f));
-  const dirs = ['/etc/vulkan/icd.d', '/usr/share/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', '/usr/local/nvidia/share/vulkan/icd.d'];
+  const dirs = ['/etc/vulkan/icd.d', '/usr/share/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
   const out: string[] = [];
   for (const d of dirs) {
     try {
@@ -157,28 +156,27 @@ export async function openAdapter(opts: WebGpuOptions): Promise<OpenedAdapter> {
     Object.assign(env, map.set);
   }
   Object.assign(globalThis, dawn.globals);
-  // Listing opens no adapter: under auto a CPU machine skips webgpu without Dawn's adapter warnings (lavapipe
-  // prints two per process), and a rank checks that its GPU was isolated.
+  // The adapters by name, none opened yet: auto skips a software-only list, and a rank checks that its GPU
+  // was isolated.
   const names = await listAdapters(dawn);
   const hardware = names.filter((name) => !SOFTWARE.test(name));
   if (!opts.allowSoftware && names.length > 0 && hardware.length === 0) {
     throw new Error(`only a software adapter (${names.join('; ')}); --backend webgpu uses it anyway`);
   }
-  let warning: string | null = null;
-  if (map) {
-    if (hardware.length > 1) {
-      warning =
-        `${map.note} was not isolated: ${hardware.length} GPUs are visible (${hardware.join('; ')}), so ranks may share one. ` +
-        "Mesa's Vulkan device-select layer does the isolation: install mesa-vulkan-drivers";
-    }
-  }
+  const warning =
+    map && hardware.length > 1
+      ? `${map.note} was not isolated: ${hardware.length} GPUs are visible (${hardware.join('; ')}), so ranks may share one. ` +
+        "Mesa's Vulkan device-select layer does the isolation: install mesa-vulkan-drivers"
+      : null;
   const gpu = dawn.create([]);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
     const drivers = vulkanDrivers(env);
+    // NVIDIA's container toolkit mounts the driver's manifest where the loader does not look.
+    const hidden = drivers.length === 0 && existsSync(NVIDIA_CONTAINER_ICD) ? ` (found ${NVIDIA_CONTAINER_ICD}: set VK_DRIVER_FILES=${NVIDIA_CONTAINER_ICD})` : '';
     throw new Error(
       drivers.length === 0
-        ? 'no Vulkan driver: NVIDIA GPUs need the driver with its Vulkan ICD (nvidia_icd.json; set VK_DRIVER_FILES if it lives elsewhere), AMD/Intel need mesa-vulkan-drivers'
+        ? `no Vulkan driver${hidden}: NVIDIA GPUs need the driver with its Vulkan ICD (nvidia_icd.json; set VK_DRIVER_FILES if it lives elsewhere), AMD/Intel need mesa-vulkan-drivers`
         : `no usable adapter from the Vulkan drivers ${drivers.join(', ')} (Dawn needs Vulkan 1.1 and, for Mesa's lavapipe, Mesa >= 25)`,
     );
   }
