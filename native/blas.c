@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,105 @@ static napi_value js_copy2d(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* A typed array argument of the given type: its data and length; NULL (with a JS error pending) otherwise. */
+static void *typed(napi_env env, napi_value v, napi_typedarray_type want, size_t *length, const char *what) {
+  napi_typedarray_type type;
+  void *data;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &type, length, &data, &buffer, &offset) != napi_ok || type != want) {
+    throw_error(env, what);
+    return NULL;
+  }
+  return data;
+}
+
+/*
+ * gather(weights, dim, ids, out): out's row i = weights' row ids[i] (EmbeddingTable.gather, one batch's
+ * embedding lookup: 1.7M random rows at batch 65,536). Returns -1, or the position of the first id outside the
+ * table, for the caller to name in its error.
+ */
+static napi_value js_gather(napi_env env, napi_callback_info info) {
+  napi_value argv[4], result;
+  if (!get_args(env, info, 4, argv, "gather")) return NULL;
+  size_t lw, li, lo;
+  const float *w = floats(env, argv[0], &lw);
+  const int dim = int_arg(env, argv[1]);
+  const int32_t *ids = w ? typed(env, argv[2], napi_int32_array, &li, "ddp_blas.gather: ids must be an Int32Array") : NULL;
+  float *out = ids ? floats(env, argv[3], &lo) : NULL;
+  if (!out) return NULL;
+  if (dim < 1 || lo < li * (size_t)dim) return throw_error(env, "ddp_blas.gather: out too small for the ids");
+  const uint32_t rows = (uint32_t)(lw / (size_t)dim);
+  int64_t bad = -1;
+  for (size_t i = 0; i < li; i++) {
+    const uint32_t id = (uint32_t)ids[i];
+    if (id >= rows) {
+      bad = (int64_t)i;
+      break;
+    }
+    memcpy(out + i * dim, w + (size_t)id * dim, (size_t)dim * sizeof(float));
+  }
+  napi_create_double(env, (double)bad, &result);
+  return result;
+}
+
+/*
+ * mergeSlots(ids, counts, rows, dim, slot, seen, sums, sumCounts): the first pass of mergeRows' slot-map path
+ * (src/model/merge.ts) with the same bits: each id's rows summed in input order into the slot it got when first
+ * seen (float adds, as the JavaScript's float32 stores of double sums round the same way), counts summed in
+ * double and stored as float32 as there. counts: Float32Array, Int32Array or null (1 each). Returns the number
+ * of distinct ids; seen[0..u) lists them in first-seen order. slot[id] must be -1 for every id on entry.
+ */
+static napi_value js_merge_slots(napi_env env, napi_callback_info info) {
+  napi_value argv[8], result;
+  if (!get_args(env, info, 8, argv, "mergeSlots")) return NULL;
+  size_t n, lc = 0, lr, ls, lseen, lsum, lsc;
+  const int32_t *ids = typed(env, argv[0], napi_int32_array, &n, "ddp_blas.mergeSlots: ids must be an Int32Array");
+  if (!ids) return NULL;
+  napi_valuetype ct;
+  napi_typeof(env, argv[1], &ct);
+  napi_typedarray_type ctype = napi_float32_array;
+  void *counts = NULL;
+  if (ct != napi_null) {
+    napi_value buffer;
+    size_t offset;
+    if (napi_get_typedarray_info(env, argv[1], &ctype, &lc, &counts, &buffer, &offset) != napi_ok || (ctype != napi_float32_array && ctype != napi_int32_array)) {
+      return throw_error(env, "ddp_blas.mergeSlots: counts must be a Float32Array, an Int32Array or null");
+    }
+  }
+  const float *rows = floats(env, argv[2], &lr);
+  const int dim = int_arg(env, argv[3]);
+  int32_t *slot = rows ? typed(env, argv[4], napi_int32_array, &ls, "ddp_blas.mergeSlots: slot must be an Int32Array") : NULL;
+  int32_t *seen = slot ? typed(env, argv[5], napi_int32_array, &lseen, "ddp_blas.mergeSlots: seen must be an Int32Array") : NULL;
+  float *sums = seen ? floats(env, argv[6], &lsum) : NULL;
+  float *sc = sums ? floats(env, argv[7], &lsc) : NULL;
+  if (!sc) return NULL;
+  if (dim < 1 || lr < n * (size_t)dim || (counts && lc < n) || lseen < n || lsc < n || lsum < n * (size_t)dim) {
+    return throw_error(env, "ddp_blas.mergeSlots: arrays too small");
+  }
+  int32_t u = 0;
+  for (size_t i = 0; i < n; i++) {
+    const uint32_t id = (uint32_t)ids[i];
+    if (id >= ls) return throw_error(env, "ddp_blas.mergeSlots: id outside the slot map");
+    const double c = !counts ? 1.0 : ctype == napi_int32_array ? (double)((const int32_t *)counts)[i] : (double)((const float *)counts)[i];
+    const float *src = rows + i * dim;
+    int32_t j = slot[id];
+    if (j < 0) {
+      j = u++;
+      slot[id] = j;
+      seen[j] = (int32_t)id;
+      memcpy(sums + (size_t)j * dim, src, (size_t)dim * sizeof(float));
+      sc[j] = (float)c;
+    } else {
+      float *dst = sums + (size_t)j * dim;
+      for (int k = 0; k < dim; k++) dst[k] += src[k];
+      sc[j] = (float)((double)sc[j] + c);
+    }
+  }
+  napi_create_int32(env, u, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   load_blas();
   napi_property_descriptor props[] = {
@@ -220,8 +320,10 @@ static napi_value init(napi_env env, napi_value exports) {
     {"adam", NULL, js_adam, NULL, NULL, NULL, napi_default, NULL},
     {"transpose", NULL, js_transpose, NULL, NULL, NULL, napi_default, NULL},
     {"copy2d", NULL, js_copy2d, NULL, NULL, NULL, napi_default, NULL},
+    {"gather", NULL, js_gather, NULL, NULL, NULL, napi_default, NULL},
+    {"mergeSlots", NULL, js_merge_slots, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 6, props);
+  napi_define_properties(env, exports, 8, props);
   return exports;
 }
 

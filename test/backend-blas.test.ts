@@ -5,7 +5,10 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import t from 'tap';
 import { installCpuKernels, loadNativeBlas } from '../src/backend/blas.js';
+import { EmbeddingTable } from '../src/model/embedding.js';
+import { mergeRows } from '../src/model/merge.js';
 import { Adam } from '../src/optim/adam.js';
+import { Rng } from '../src/util/rng.js';
 
 const native = loadNativeBlas();
 
@@ -76,7 +79,7 @@ for (const backend of ['wasm', 'cpu']) {
     const choice = installCpuKernels(backend, { LOCAL_WORLD_SIZE: '1' });
     t.teardown(() => choice.restore());
     const identity = backend === 'wasm' ? '; zero-copy Identity' : '';
-    t.match(choice.description, new RegExp(`^native kernels on ${backend}: OpenBLAS sgemm \\(libopenblas.*\\) for BatchMatMul, _FusedMatMul; tiled Transpose; block-copy SplitV, Concat${identity}; dense Adam$`));
+    t.match(choice.description, new RegExp(`^native kernels on ${backend}: OpenBLAS sgemm \\(libopenblas.*\\) for BatchMatMul, _FusedMatMul; tiled Transpose; block-copy SplitV, Concat${identity}; dense Adam, embedding gather, per-ID merge$`));
     const got = cases().map(([, f]) => tf.tidy(() => f().dataSync().slice() as Float32Array));
     ref.forEach(([name, r], i) => {
       t.equal(got[i].length, r.length, `${name}: shape`);
@@ -105,13 +108,41 @@ t.test('the native dense Adam step gives the same bits as the JavaScript loop', 
   t.end();
 });
 
+t.test('the native gather and per-ID merge give the same bits as the JavaScript', { skip: typeof native === 'string' ? `NOTICE: ${native}` : false }, (t) => {
+  const rng = new Rng(5);
+  const table = EmbeddingTable.normal(5000, 7, 0.3, rng);
+  const n = 40_000;
+  const ids = Int32Array.from({ length: n }, () => Math.floor(5000 * rng.next() ** 3)); // skewed, many repeats
+  const rows = Float32Array.from({ length: n * 7 }, () => rng.normal() * 10 ** Math.floor(rng.next() * 5));
+  const intCounts = Int32Array.from({ length: n }, () => 1 + rng.int(4));
+  const floatCounts = Float32Array.from(intCounts, (c) => c * 0.37);
+  const run = () => {
+    const out = new Float32Array(n * 7);
+    table.gather(ids, out);
+    return [out, ...[null, intCounts, floatCounts].map((c) => mergeRows(ids, c, rows, 7))] as const;
+  };
+  const [jsOut, ...jsMerged] = run();
+  const choice = installCpuKernels('cpu');
+  t.teardown(() => choice.restore());
+  const [natOut, ...natMerged] = run();
+  t.ok(Buffer.from(natOut.buffer).equals(Buffer.from(jsOut.buffer)), 'gathered rows identical');
+  jsMerged.forEach((a, k) => {
+    const b = natMerged[k];
+    t.same(Array.from(b.ids), Array.from(a.ids), `merge ${k}: ids`);
+    t.ok(Buffer.from(b.rows.buffer).equals(Buffer.from(a.rows.buffer)) && Buffer.from(b.counts.buffer).equals(Buffer.from(a.counts.buffer)), `merge ${k} (${['no', 'integer', 'float'][k]} counts): rows and counts identical to the bit`);
+  });
+  t.throws(() => table.gather(Int32Array.of(3, 5000), new Float32Array(14)), { name: 'RangeError', message: 'gather: id 5000 outside table of 5000 rows' }, 'a bad id: the same error');
+  t.throws(() => table.gather(Int32Array.of(-1), new Float32Array(7)), /gather: id -1 outside table/);
+  t.end();
+});
+
 t.test('the kernels are chosen, or not, with a reason', (t) => {
   t.match(installCpuKernels('wasm', { DDP_BLAS: 'off' }).description, /^native kernels: none, tfjs's own run \(disabled by DDP_BLAS=off\)$/);
   t.match(installCpuKernels('webgpu', { DDP_BLAS: 'off' }).description, /^native kernels: none, tfjs's own run \(disabled by DDP_BLAS=off\)$/);
   if (typeof native !== 'string') {
     const gpu = installCpuKernels('webgpu');
     t.teardown(() => gpu.restore());
-    t.equal(gpu.description, 'native kernels on webgpu: dense Adam (webgpu brings its own tensor kernels)', 'a GPU backend: only the host-side Adam');
+    t.equal(gpu.description, 'native kernels on webgpu: dense Adam, embedding gather, per-ID merge (webgpu brings its own tensor kernels)', "a GPU backend: only the host's kernels");
     const choice = installCpuKernels('wasm', { DDP_BLAS_LIB: '/nonexistent/libblas.so' });
     t.teardown(() => choice.restore());
     t.ok(choice.library, 'DDP_BLAS_LIB pointing nowhere: the default library is still found');

@@ -13,10 +13,14 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { setGatherKernel, type GatherKernel } from '../model/embedding.js';
+import { setMergeSlotsKernel, type MergeSlotsKernel } from '../model/merge.js';
 import { setDenseAdamKernel, type DenseAdamKernel } from '../optim/adam.js';
 
 interface NativeBlas {
   adam: DenseAdamKernel;
+  gather: GatherKernel;
+  mergeSlots: MergeSlotsKernel;
   transpose(src: Float32Array, rows: number, cols: number, dst: Float32Array): void;
   copy2d(src: Float32Array, srcStride: number, srcCol: number, dst: Float32Array, dstStride: number, dstCol: number, rows: number, width: number): void;
   sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, beta: number): void;
@@ -89,10 +93,11 @@ export function installCpuKernels(backendName: string, env: NodeJS.ProcessEnv = 
   const none = (why: string): KernelChoice => ({ library: null, threads: 0, description: `native kernels: none, tfjs's own run (${why})`, restore: () => undefined });
   const native = loadNativeBlas(env);
   if (typeof native === 'string') return none(native);
+  const host = installHostKernels(native);
   if (backendName !== 'wasm' && backendName !== 'cpu') {
-    // A GPU backend brings its own tensor kernels; the dense weights' optimizer step still runs on the host.
-    setDenseAdamKernel(native.adam);
-    return { library: null, threads: 0, description: `native kernels on ${backendName}: dense Adam (${backendName} brings its own tensor kernels)`, restore: () => setDenseAdamKernel(null) };
+    // A GPU backend brings its own tensor kernels; the embedding lookup, the per-ID merge and the dense
+    // weights' optimizer step still run on the host.
+    return { library: null, threads: 0, description: `native kernels on ${backendName}: ${HOST_KERNELS} (${backendName} brings its own tensor kernels)`, restore: host };
   }
   const threads = Number(env.DDP_BLAS_THREADS) || Math.max(1, Math.floor(availableParallelism() / (Number(env.LOCAL_WORLD_SIZE) || 1)));
   native.setThreads(threads);
@@ -104,21 +109,34 @@ export function installCpuKernels(backendName: string, env: NodeJS.ProcessEnv = 
     tf.unregisterKernel(o.name, backendName);
     tf.registerKernel({ kernelName: o.name, backendName, kernelFunc: (args) => o.kernel(native, memory, args, fallback) });
   }
-  setDenseAdamKernel(native.adam);
   const { library } = native.info();
   return {
     library,
     threads,
     description:
       `native kernels on ${backendName}: OpenBLAS sgemm (${library}, ${threads} thread${threads > 1 ? 's' : ''}) for BatchMatMul, _FusedMatMul; ` +
-      `tiled Transpose; block-copy SplitV, Concat${installed.some((o) => o.name === 'Identity') ? '; zero-copy Identity' : ''}; dense Adam`,
+      `tiled Transpose; block-copy SplitV, Concat${installed.some((o) => o.name === 'Identity') ? '; zero-copy Identity' : ''}; ${HOST_KERNELS}`,
     restore: () => {
-      setDenseAdamKernel(null);
+      host();
       for (const [i, o] of installed.entries()) {
         tf.unregisterKernel(o.name, backendName);
         tf.registerKernel(originals[i]);
       }
     },
+  };
+}
+
+const HOST_KERNELS = 'dense Adam, embedding gather, per-ID merge';
+
+/** The kernels of the host's own work, whatever the tensor backend (each gives the JavaScript's bits); returns their removal. */
+function installHostKernels(native: NativeBlas): () => void {
+  setDenseAdamKernel(native.adam);
+  setGatherKernel(native.gather);
+  setMergeSlotsKernel(native.mergeSlots);
+  return () => {
+    setDenseAdamKernel(null);
+    setGatherKernel(null);
+    setMergeSlotsKernel(null);
   };
 }
 

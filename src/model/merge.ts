@@ -95,24 +95,24 @@ export function mergeRows(
   return max <= SLOT_MAP_MAX_ID ? mergeBySlots(ids, counts, rows, dim, max) : mergeSorted(ids, counts, rows, dim);
 }
 
-/** mergeBySlots' scratch, kept between calls (grown, never shrunk): first-seen ids, their running sums and counts. */
-const scratch = { seen: new Int32Array(0), sums: new Float32Array(0), counts: new Float32Array(0) };
+/**
+ * mergeBySlots' first pass: each row added into its id's slot, in input order; slots numbered as ids are first
+ * seen (seen[j] = the j-th distinct id). Returns the number of distinct ids. slot[id] is -1 for every id on entry.
+ */
+export type MergeSlotsKernel = (
+  ids: Int32Array,
+  counts: Float32Array | Int32Array | null,
+  rows: Float32Array,
+  dim: number,
+  slot: Int32Array,
+  seen: Int32Array,
+  sums: Float32Array,
+  sumCounts: Float32Array,
+) => number;
 
-function mergeBySlots(ids: Int32Array, counts: Float32Array | Int32Array | null, rows: Float32Array, dim: number, max: number): SparseGrad {
-  const n = ids.length;
-  if (slotOf.length <= max) {
-    slotOf = new Int32Array(Math.min(SLOT_MAP_MAX_ID + 1, Math.max(max + 1, 2 * slotOf.length)));
-    slotOf.fill(-1);
-  }
-  if (scratch.seen.length < n) {
-    scratch.seen = new Int32Array(n);
-    scratch.counts = new Float32Array(n);
-  }
-  if (scratch.sums.length < n * dim) scratch.sums = new Float32Array(n * dim);
-  const { seen, sums, counts: sumCounts } = scratch;
-  const slot = slotOf;
+const accumulate: MergeSlotsKernel = (ids, counts, rows, dim, slot, seen, sums, sumCounts) => {
   let u = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
     let j = slot[id];
     const src = i * dim;
@@ -129,6 +129,33 @@ function mergeBySlots(ids: Int32Array, counts: Float32Array | Int32Array | null,
       sumCounts[j] += counts === null ? 1 : counts[i];
     }
   }
+  return u;
+};
+
+/** The native first pass (native/blas.c, the same bits), slotted in by src/backend/blas.ts; null: accumulate(). */
+let slotsKernel: MergeSlotsKernel | null = null;
+
+export function setMergeSlotsKernel(kernel: MergeSlotsKernel | null): void {
+  slotsKernel = kernel;
+}
+
+/** mergeBySlots' scratch, kept between calls (grown, never shrunk): first-seen ids, their running sums and counts. */
+const scratch = { seen: new Int32Array(0), sums: new Float32Array(0), counts: new Float32Array(0) };
+
+function mergeBySlots(ids: Int32Array, counts: Float32Array | Int32Array | null, rows: Float32Array, dim: number, max: number): SparseGrad {
+  const n = ids.length;
+  if (slotOf.length <= max) {
+    slotOf = new Int32Array(Math.min(SLOT_MAP_MAX_ID + 1, Math.max(max + 1, 2 * slotOf.length)));
+    slotOf.fill(-1);
+  }
+  if (scratch.seen.length < n) {
+    scratch.seen = new Int32Array(n);
+    scratch.counts = new Float32Array(n);
+  }
+  if (scratch.sums.length < n * dim) scratch.sums = new Float32Array(n * dim);
+  const { seen, sums, counts: sumCounts } = scratch;
+  const slot = slotOf;
+  const u = slotsKernel ? slotsKernel(ids, counts, rows, dim, slot, seen, sums, sumCounts) : accumulate(ids, counts, rows, dim, slot, seen, sums, sumCounts);
   const distinct = seen.subarray(0, u);
   const order = stableOrder(distinct);
   const outIds = new Int32Array(u);
