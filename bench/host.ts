@@ -17,7 +17,6 @@ import { Rng } from '../src/util/rng.js';
 import { machineInfo, markdownTable, median, positiveInt, runMain, splitList } from './common.js';
 
 const DIM = 16;
-const ROWS = 1_000_000;
 
 const same = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 

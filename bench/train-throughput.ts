@@ -36,7 +36,7 @@ import { LocalCommunicator } from '../src/comm/local.js';
 import { parseTrainConfig, type TrainConfig } from '../src/config/train-config.js';
 import { loadData } from '../src/data/load.js';
 import { V1_VOCAB_SIZES } from '../src/data/synthetic.js';
-import { setStepDefaults, type TransferStats } from '../src/model/step.js';
+import { setStepDefaults } from '../src/model/step.js';
 import type { Hyper } from '../src/optim/schedule.js';
 import { train, type TrainResult } from '../src/train/trainer.js';
 import { createLogger } from '../src/util/log.js';

@@ -14,6 +14,7 @@ import { freePort } from '../src/util/net.js';
 import { detectGpus, cudaDevicesFor } from './gpus.js';
 import { GPU_BUS_ENV, queryGpuBusIds } from '../src/backend/gpu-map.js';
 import { supervise, type WorkerSpec } from './supervisor.js';
+import { checkOutput, checkRunOutputs } from '../src/util/outputs.js';
 
 const USAGE = `usage: ddp-launch [--config FILE] -n N [launcher flags] [training flags]
 
@@ -45,6 +46,10 @@ async function main(argv: string[]): Promise<number> {
   if (stray) throw new UserError(`${stray.split('=')[0]} is for --compare LIST (the job once per sync strategy)`);
   const { train } = splitArgs(expanded);
   const cfg = parseTrainConfig(train); // fail here, once, rather than N times in the workers
+  // Every output location before any work (workers started by mpirun/srun check theirs on rank 0).
+  checkRunOutputs(cfg);
+  if (cfg.metrics) checkOutput('metrics', cfg.metrics, 'file');
+  if (flags.logDir) checkOutput('log-dir', flags.logDir as string, 'dir');
 
   const nproc = flags.nprocPerNode as number;
   const nnodes = flags.nnodes as number;
@@ -164,7 +169,10 @@ main(process.argv.slice(2)).then(
       console.error(`ddp-launch: ${err.message}`);
       process.exit(2);
     }
-    console.error(err);
+    // One line, never a stack, unless asked for.
+    const debug = process.argv.some((a, i) => a === '--log-level=debug' || (a === '--log-level' && process.argv[i + 1] === 'debug'));
+    if (debug) console.error(err);
+    else console.error(`ddp-launch: ${String((err as Error)?.message ?? err).split('\n')[0]} (unexpected: --log-level debug shows where it came from)`);
     process.exit(1);
   },
 );

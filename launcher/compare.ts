@@ -4,10 +4,11 @@
  * job writing its report, then writes a markdown table, a JSON summary, an SVG chart and an HTML page side by side.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFlags, type FlagSpec } from '../src/config/flags.js';
+import { checkOutput } from '../src/util/outputs.js';
 import { parseTrainConfig, SYNC_NAMES, type SyncName } from '../src/config/train-config.js';
 import { aucSeries, COMPARE_HEADER, COMPARE_NUMERIC, compareCells, repeatsNote, type CompareRow } from '../src/report/compare.js';
 import { compareReportHtml } from '../src/report/html.js';
@@ -194,9 +195,9 @@ export async function runCompare(argv: readonly string[]): Promise<number> {
   const cfg = parseTrainConfig(train);
   const owned = train.find((a) => a.startsWith('--') && OWNED.includes(a.slice(2).split('=')[0]));
   if (owned) throw new UserError(`${owned.split('=')[0]} cannot be combined with --compare: the comparison sets it for every run`);
-  if (cfg.evalEvery === 0) console.error('ddp-compare: no --eval-every: the chart will show one point per strategy (pass --eval-every K for curves)');
   const out = (compare.compareOut as string | undefined) ?? `compare-${timestamp()}`;
-  await mkdir(out, { recursive: true });
+  checkOutput('compare-out', out, 'dir');
+  if (cfg.evalEvery === 0) console.error('ddp-compare: no --eval-every: the chart will show one point per strategy (pass --eval-every K for curves)');
 
   const repeats = compare.compareRepeats as number;
   const runs = new Map<string, Run[]>(strategies.map((s) => [s.label, []]));

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { makeDirs } from '../src/util/outputs.js';
 
 /**
  * Starts the local worker processes, relays their output prefixed by rank, and makes the job's fate
@@ -65,7 +66,7 @@ export function supervise(opts: SuperviseOptions): Promise<JobResult> {
   const out = opts.stdout ?? process.stdout;
   const err = opts.stderr ?? process.stderr;
   const graceMs = opts.graceMs ?? STOP_GRACE_MS;
-  if (opts.logDir) mkdirSync(opts.logDir, { recursive: true });
+  if (opts.logDir) makeDirs(opts.logDir);
   const live = opts.live ?? (out as { isTTY?: boolean }).isTTY === true;
   /** The live line on screen, if any. */
   let shown = '';

@@ -1,11 +1,14 @@
 // What a run leaves for its user: --metrics JSON lines that agree with the report, log levels, resumed files.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { parseMetrics, type EvalRecord, type MetricsRecord, type StepRecord } from '../src/train/metrics.js';
 import type { RunReport } from '../src/train/report.js';
-import { runLauncher } from './helpers/cli.js';
+import { LAUNCHER, runLauncher } from './helpers/cli.js';
 
+const WORKER = fileURLToPath(new URL('../dist/src/train/worker.js', import.meta.url));
 const TINY = ['--data', 'synthetic:quick,rows=4000,eval-rows=1000', '--mlp', '16,16', '--embed-dim', '4', '--global-batch', '256', '--log-every', '0'];
 
 function read(dir: string): { records: MetricsRecord[]; report: RunReport } {
@@ -85,5 +88,66 @@ t.test('--quiet, --log-level and bad output paths', async (t) => {
   t.match(bad.stderr, '--log-level loud: expected one of error, warn, info, debug');
   const path = await runLauncher(['-n', '1', ...TINY, '--steps', '4', '--metrics', '/dev/null/m.jsonl']);
   t.equal(path.code, 2);
-  t.match(path.stderr, /--metrics \/dev\/null\/m\.jsonl: cannot write there \(/);
+  t.match(path.stderr, /--metrics \/dev\/null\/m\.jsonl: cannot write there: \/dev\/null is a file, not a folder/);
 });
+
+t.test('every output location is checked before any work: exit 2, one line naming the flag, no stack trace', async (t) => {
+  const dir = t.testdir({ 'a-file.tsv': 'x\n', 'a-folder': {} });
+  const file = join(dir, 'a-file.tsv');
+  const cases: [string[], RegExp][] = [
+    [['--report', `${file}/r.json`], /--report .*a-file\.tsv\/r\.json: cannot write there: .*a-file\.tsv is a file, not a folder/],
+    [['--report', join(dir, 'a-folder')], /--report .*a-folder: cannot write there: .*a-folder is a folder; expected a file name/],
+    [['--html', '/sys/report.html'], /--html \/sys\/report\.html: cannot write there: cannot create files in \/sys/],
+    [['--save', `${file}/ck`], /--save .*a-file\.tsv\/ck: cannot write there: .*a-file\.tsv is a file, not a folder/],
+    [['--save', file], /--save .*a-file\.tsv: cannot write there: .*a-file\.tsv is a file; expected a folder/],
+    [['--metrics', '/proc/forbidden/m.jsonl'], /--metrics \/proc\/forbidden\/m\.jsonl: cannot write there: cannot create \/proc\/forbidden/],
+    [['--log-dir', '/proc/forbidden'], /--log-dir \/proc\/forbidden: cannot write there: cannot create \/proc\/forbidden/],
+    [['--compare', 'allreduce,dense', '--compare-out', `${file}/out`], /--compare-out .*a-file\.tsv\/out: cannot write there: .*is a file, not a folder/],
+  ];
+  for (const [flags, message] of cases) {
+    const r = await runLauncher(['-n', '1', ...TINY, '--steps', '4', ...flags], { timeoutMs: 30_000 });
+    const all = r.stdout + r.stderr;
+    t.equal(r.code, 2, `${flags.join(' ')}: exit 2`);
+    t.match(r.stderr, message, `${flags.join(' ')}: the flag and the reason`);
+    t.equal(r.stderr.trim().split('\n').length, 1, `${flags.join(' ')}: one line`);
+    t.notMatch(all, /^\s+at /m, `${flags.join(' ')}: no stack trace`);
+    t.notMatch(all, /model deepfm/, `${flags.join(' ')}: no training started`);
+  }
+  t.same(readdirSync(dir).sort(), ['a-file.tsv', 'a-folder'], 'nothing left behind');
+  // A worker started without the launcher (mpirun, srun) checks its own on rank 0.
+  const env = { RANK: '0', WORLD_SIZE: '1', LOCAL_RANK: '0', LOCAL_WORLD_SIZE: '1', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29555' }; // never dialled: the check comes first
+  const worker = spawnSync(process.execPath, [WORKER, ...TINY, '--steps', '4', '--report', `${file}/r.json`], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+  t.equal(worker.status, 2, worker.stderr);
+  t.match(worker.stderr, /^error: --report .*a-file\.tsv\/r\.json: cannot write there/);
+  t.notMatch(worker.stderr, /^\s+at /m);
+});
+
+t.test('a report or checkpoint that cannot be written at the end is kept in a rescue folder, and the run says where', async (t) => {
+  const dir = t.testdir({ out: {} });
+  const out = join(dir, 'out');
+  const child = spawn(process.execPath, [LAUNCHER, '-n', '1', ...TINY, '--steps', '60', '--report', join(out, 'r.json'), '--save', join(out, 'ck')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let swapped = false;
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d;
+    // Checked at start, gone by the end: the folder becomes a file while the model trains.
+    if (!swapped && /model deepfm/.test(stdout)) {
+      swapped = true;
+      rmSync(out, { recursive: true });
+      writeFileSync(out, 'in the way\n');
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  t.ok(swapped, 'the folder was replaced during training');
+  t.equal(code, 0, stderr);
+  const report = /--report \S+: cannot write it \(.*\); writing it to (\S+) instead/.exec(stdout + stderr);
+  const ck = /--save \S+: cannot write the checkpoint there \(.*\); writing it to (\S+) instead/.exec(stdout + stderr);
+  t.ok(report && existsSync(report[1]), `report kept at ${report?.[1]}`);
+  t.ok(ck && existsSync(join(ck[1], 'manifest.json')), `checkpoint kept at ${ck?.[1]}`);
+  t.match(stdout, new RegExp(`checkpoint \\(step 60, \\d+ tensors\\) written to ${ck?.[1]}`));
+  t.equal(report && dirname(report[1]), ck && dirname(ck[1]), 'one rescue folder for the run');
+  if (report) rmSync(dirname(report[1]), { recursive: true, force: true });
+});
+

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
+import { readFile, rename, rm, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { configFingerprint, type TrainConfig } from '../config/train-config.js';
 import type { LoadedData } from '../data/types.js';
@@ -7,6 +7,7 @@ import { packageVersion } from '../util/version.js';
 import { UserError } from '../util/errors.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Replica } from './trainer.js';
+import { makeDirs } from '../util/outputs.js';
 
 /**
  * Checkpoint layout (documented in the README): DIR/manifest.json plus one raw little-endian float32
@@ -76,7 +77,7 @@ async function writeSynced(path: string, data: Uint8Array | string): Promise<voi
 export async function saveCheckpoint(dir: string, rep: Replica, cfg: TrainConfig, data: LoadedData): Promise<Manifest> {
   const tmp = `${dir.replace(/\/+$/, '')}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
+  makeDirs(tmp);
   const tensors: TensorEntry[] = [];
   for (const t of replicaTensors(rep)) {
     const file = `${t.name.replace(/\//g, '.')}.f32`;

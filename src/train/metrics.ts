@@ -4,10 +4,11 @@
  * keys `type`, `time` (ISO 8601) and `elapsed` (seconds since the first training step); `type` says which
  * other keys a line has.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UserError } from '../util/errors.js';
 import type { RunIdentity } from './report.js';
+import { makeDirs } from '../util/outputs.js';
 
 interface Stamp {
   time: string;
@@ -69,7 +70,7 @@ export class MetricsLog {
   /** `append` (with --resume) continues the file of the interrupted run; otherwise it is replaced. */
   constructor(readonly path: string, append: boolean) {
     try {
-      mkdirSync(dirname(path), { recursive: true });
+      makeDirs(dirname(path));
       this.fd = openSync(path, append ? 'a' : 'w');
     } catch (err) {
       throw new UserError(`--metrics ${path}: cannot write there (${(err as Error).message})`);

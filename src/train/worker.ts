@@ -1,5 +1,6 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { checkRunOutputs, makeDirs, rescueDir } from '../util/outputs.js';
 import { installCpuKernels } from '../backend/blas.js';
 import * as tf from '@tensorflow/tfjs';
 import { describeChoice, selectBackend, stepOptionsFor } from '../backend/select.js';
@@ -32,9 +33,12 @@ async function main(argv: string[]): Promise<void> {
   if ('help' in cmd) return console.log(cmd.help);
   const cfg = cmd.cfg;
   if (process.env.DDP_ROLE === 'server') return serveFromEnv(cfg, process.env, (line) => console.log(line));
+  debugErrors = effectiveLevel(cfg.logLevel, cfg.quiet) === 'debug';
   const logger = createLogger(effectiveLevel(cfg.logLevel, cfg.quiet));
   const log = logger.info;
   const dist = resolveDistEnv();
+  // Before any work: a bad output path fails now, on the rank that writes, not after training.
+  if (dist.rank === 0) checkRunOutputs(cfg);
   const comm = await createCommunicator({
     fingerprint: configFingerprint(cfg),
     env: dist,
@@ -97,36 +101,59 @@ async function main(argv: string[]): Promise<void> {
     if (new Set(checksums).size > 1) logger.warn(`warning: replicas differ: ${checksums.join(' ')}`);
     const report = buildReport(cfg, data, result, { worldSize: comm.size, backend: choice.name, ranks });
     if (cfg.report) {
-      await writeOutput(cfg.report, JSON.stringify(report, null, 2) + '\n');
-      log(`report written to ${cfg.report}`);
+      const at = await writeOutput('report', cfg.report, JSON.stringify(report, null, 2) + '\n', logger.warn);
+      log(`report written to ${at}`);
     }
     if (metrics) log(`metrics written to ${metrics.path}`);
     if (cfg.html) {
       // The page shows the whole file: with --resume, the interrupted run's records too.
       const records = metrics ? parseMetrics(await readFile(metrics.path, 'utf8'), metrics.path) : [];
-      await writeOutput(cfg.html, runReportHtml(report, records));
-      log(`HTML report written to ${cfg.html}`);
+      const at = await writeOutput('html', cfg.html, runReportHtml(report, records), logger.warn);
+      log(`HTML report written to ${at}`);
     }
     if (cfg.save) {
-      const m = await saveCheckpoint(cfg.save, result.replica, cfg, data);
-      log(`checkpoint (step ${m.step}, ${m.tensors.length} tensors) written to ${cfg.save}`);
+      let at = cfg.save;
+      let m;
+      try {
+        m = await saveCheckpoint(at, result.replica, cfg, data);
+      } catch (err) {
+        // The trained model is the one thing never to lose: keep it where it can be written, and say where.
+        at = join(rescueDir(), basename(cfg.save));
+        logger.warn(`--save ${cfg.save}: cannot write the checkpoint there (${(err as Error).message}); writing it to ${at} instead`);
+        m = await saveCheckpoint(at, result.replica, cfg, data);
+      }
+      log(`checkpoint (step ${m.step}, ${m.tensors.length} tensors) written to ${at}`);
     }
   }
   await comm.barrier();
   await comm.close();
 }
 
-async function writeOutput(file: string, text: string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, text);
+/** Writes `flag`'s file; if that fails (checked at start, but disks fill and folders vanish), a rescue copy. Returns where it went. */
+async function writeOutput(flag: string, file: string, text: string, warn: (line: string) => void): Promise<string> {
+  try {
+    makeDirs(dirname(file));
+    await writeFile(file, text);
+    return file;
+  } catch (err) {
+    const rescued = join(rescueDir(), basename(file));
+    warn(`--${flag} ${file}: cannot write it (${(err as Error).message}); writing it to ${rescued} instead`);
+    await writeFile(rescued, text);
+    return rescued;
+  }
 }
+
+/** --log-level debug: unexpected errors show their stack. */
+let debugErrors = false;
 
 main(process.argv.slice(2)).then(
   () => process.exit(0),
   (err: unknown) => {
-    // Expected failures get their message alone; anything else its stack, for a bug report.
+    // Expected failures get their message alone; anything else one line too (its stack with --log-level debug).
     const known = err instanceof UserError || err instanceof NonFiniteError || err instanceof CollectiveError || err instanceof ReplicaDriftError;
-    console.error(known ? `error: ${err.message}` : err);
+    if (known) console.error(`error: ${err.message}`);
+    else if (debugErrors) console.error(err);
+    else console.error(`error: ${String((err as Error)?.message ?? err).split('\n')[0]} (unexpected: --log-level debug shows where it came from)`);
     process.exit(err instanceof UserError ? 2 : 1);
   },
 );
