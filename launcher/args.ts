@@ -46,7 +46,9 @@ export function splitArgs(argv: readonly string[]): { launch: string[]; train: s
     const [name] = argv[i].split('=', 1);
     const spec = launchNames.get(name);
     if (!spec) {
-      train.push(argv[i]);
+      // `-n2`: a launcher alias with its value attached (parseFlags reads it so).
+      const attached = /^-[A-Za-z]./.test(argv[i]) && launchNames.get(argv[i].slice(0, 2));
+      (attached && attached.type !== 'bool' ? launch : train).push(argv[i]);
       continue;
     }
     launch.push(argv[i]);

@@ -75,9 +75,14 @@ t.test('flag errors name the flag and what it accepts', (t) => {
     [['--cowclip', 'false'], '--cowclip false: an on/off flag takes no separate value; write --cowclip (on) or --no-cowclip (off)'],
     [['--cowclip=yes'], '--cowclip=yes: expected true or false'],
     [['--port', '70000'], '--port 70000: must be <= 65535'],
+    [['--mlp', '400,,400'], '--mlp 400,,400: expected a comma-separated list without empty items'],
+    [['--mlp', '400,400,'], '--mlp 400,400,: expected a comma-separated list without empty items'],
+    [['-nx'], '--nproc-per-node x: expected an integer from 1 to 512'],
   ];
   for (const [argv, message] of cases) t.throws(() => parseFlags(ALL, argv), { name: 'UserError', message }, argv.join(' '));
   t.match(parseFlags(ALL, ['--steps', '2', '--steps', '4', '--seed', '-1']).flags, { steps: 4, seed: -1 }, 'the last of a repeated flag wins; a negative number is a value');
+  t.match(parseFlags(ALL, ['-n2', '--mlp', '64,32']).flags, { nprocPerNode: 2, mlp: ['64', '32'] }, '-n2 is -n 2');
+  t.same(parseFlags(ALL, ['--mlp', '']).flags.mlp, [], 'an empty --mlp is the empty list');
   t.end();
 });
 

@@ -96,3 +96,8 @@ t.test('--servers belongs to the parameter-server strategies; a ps worker withou
   t.equal(worker.status, 2);
   t.match(worker.stderr, /--sync ps and async-ps need parameter servers: start the job with ddp-launch, which starts them \(--servers K, default 1\)/);
 });
+
+t.test('-n2 is -n 2, as getopt reads it', async (t) => {
+  const { envs } = await rankEnvs(t, ['-n2', '--gpus', 'none']);
+  t.same(envs.map((e) => e.WORLD_SIZE), ['2', '2']);
+});

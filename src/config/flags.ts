@@ -64,7 +64,8 @@ export function valueProblem(spec: FlagSpec, raw: string): string | undefined {
     case 'bool':
       return ['true', '1', 'false', '0'].includes(raw) ? undefined : `expected ${expectedValue(spec)}`;
     case 'list':
-      return undefined;
+      // `400,,400` is a typo, not the list 400,400 (an empty value is the empty list).
+      return raw.trim() !== '' && raw.split(',').some((x) => x.trim() === '') ? 'expected a comma-separated list without empty items' : undefined;
     case 'string':
       return spec.choices && !spec.choices.includes(raw) ? `expected ${expectedValue(spec)}` : undefined;
   }
@@ -111,6 +112,12 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]):
     const name = eq >= 0 ? body.slice(0, eq) : body;
     let value: string | undefined = eq >= 0 ? body.slice(eq + 1) : undefined;
     let spec = byName.get(name);
+    // `-n2` as `-n 2`: a one-letter alias with its value attached, as getopt reads it.
+    const short = !spec && !arg.startsWith('--') && eq < 0 ? byName.get(name[0]) : undefined;
+    if (short && short.alias === name[0] && short.type !== 'bool') {
+      spec = short;
+      value = name.slice(1);
+    }
     const negated = !spec && name.startsWith('no-') ? byName.get(name.slice(3)) : undefined;
     if (negated) {
       if (negated.type !== 'bool') throw new UserError(`${arg}: --${negated.name} is not an on/off flag; give it ${expectedValue(negated)}`);
