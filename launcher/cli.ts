@@ -11,7 +11,8 @@ import { COMPARE_FLAGS, compareRequested, runCompare } from './compare.js';
 import { parseTrainConfig, TRAIN_FLAGS } from '../src/config/train-config.js';
 import { UserError } from '../src/util/errors.js';
 import { freePort } from '../src/util/net.js';
-import { detectGpus, cudaDevicesFor } from './gpus.js';
+import { availableParallelism } from 'node:os';
+import { detectGpus, cudaDevicesFor, launchWarnings } from './gpus.js';
 import { GPU_BUS_ENV, queryGpuBusIds } from '../src/backend/gpu-map.js';
 import { supervise, type WorkerSpec } from './supervisor.js';
 import { checkOutput, checkRunOutputs } from '../src/util/outputs.js';
@@ -71,6 +72,9 @@ async function main(argv: string[]): Promise<number> {
   const serverPorts = servers && nnodes === 1 ? await distinctFreePorts(servers, masterAddr, masterPort) : null;
   const portsEnv = serverPorts ? { DDP_SERVER_PORTS: serverPorts.join(',') } : {};
   const gpus = detectGpus(flags.gpus as string | undefined);
+  for (const w of launchWarnings({ nproc, cores: availableParallelism(), gpus: flags.gpus as string | undefined, maxRestarts: flags.maxRestarts as number, save: cfg.save })) {
+    console.error(`ddp-launch: warning: ${w}`);
+  }
   // WebGPU ranks find their GPU by PCI address (src/backend/gpu-map.ts); CUDA_VISIBLE_DEVICES serves CUDA only.
   const busIds = gpus.length ? queryGpuBusIds() : new Map<string, string>();
   const worldSize = nproc * nnodes;

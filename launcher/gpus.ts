@@ -39,3 +39,21 @@ function nvidiaSmi(): string {
 export function cudaDevicesFor(localRank: number, gpus: string[]): string {
   return gpus.length === 0 ? '' : gpus[localRank % gpus.length];
 }
+
+/**
+ * What the launcher can do but the user probably did not mean, one line each: GPUs named on a host where
+ * nvidia-smi sees none (the ranks fall back to the CPU), more workers than cores (they share them, each slower),
+ * restarts without checkpoints (each restart begins again from step 0).
+ */
+export function launchWarnings(
+  o: { nproc: number; cores: number; gpus: string | undefined; maxRestarts: number; save: string | undefined },
+  seen: () => string[] = () => detectGpus(undefined),
+): string[] {
+  const out: string[] = [];
+  if (o.gpus !== undefined && o.gpus !== 'none' && o.gpus !== '' && seen().length === 0) {
+    out.push(`--gpus ${o.gpus}: nvidia-smi finds no GPU on this host; the ranks will run on the CPU`);
+  }
+  if (o.nproc > o.cores) out.push(`-n ${o.nproc} on ${o.cores} CPU cores: the workers share them and each runs slower (-n ${o.cores} is likely faster without GPUs)`);
+  if (o.maxRestarts > 0 && !o.save) out.push(`--max-restarts ${o.maxRestarts} without --save: every restart begins again from step 0 (add --save DIR --save-every K to resume)`);
+  return out;
+}

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cudaDevicesFor, detectGpus } from '../launcher/gpus.js';
+import { cudaDevicesFor, detectGpus, launchWarnings } from '../launcher/gpus.js';
 import { runLauncher } from './helpers/cli.js';
 import { FAKE_WORKER_OPTIONS } from './fixtures/launcher/procs.js';
 
@@ -100,4 +100,16 @@ t.test('--servers belongs to the parameter-server strategies; a ps worker withou
 t.test('-n2 is -n 2, as getopt reads it', async (t) => {
   const { envs } = await rankEnvs(t, ['-n2', '--gpus', 'none']);
   t.same(envs.map((e) => e.WORLD_SIZE), ['2', '2']);
+});
+
+t.test('launch warnings: GPUs named where none are, more workers than cores, restarts without checkpoints', (t) => {
+  const base = { nproc: 2, cores: 2, gpus: undefined, maxRestarts: 0, save: undefined };
+  t.same(launchWarnings(base, () => []), [], 'a plain run: none');
+  t.match(launchWarnings({ ...base, gpus: '0' }, () => []), [/^--gpus 0: nvidia-smi finds no GPU on this host; the ranks will run on the CPU$/]);
+  t.same(launchWarnings({ ...base, gpus: '0' }, () => ['0']), [], 'the GPU is there');
+  t.same(launchWarnings({ ...base, gpus: 'none' }, () => []), [], '--gpus none is no request for a GPU');
+  t.match(launchWarnings({ ...base, nproc: 8 }, () => []), [/^-n 8 on 2 CPU cores: the workers share them/]);
+  t.match(launchWarnings({ ...base, maxRestarts: 2 }, () => []), [/^--max-restarts 2 without --save: every restart begins again from step 0/]);
+  t.same(launchWarnings({ ...base, maxRestarts: 2, save: 'ck' }, () => []), []);
+  t.end();
 });
