@@ -68,6 +68,19 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+t.test('SIGINT to the launcher mid-training: the workers stop quietly, no rank reports a desync or an error', async (t) => {
+  const p = launch(t, ['-n', '3', '--gpus', 'none', ...LONG]);
+  await p.waitFor(/^\[r0\] step \d+/m);
+  const workers = workersOf(p.pid);
+  killAtTeardown(t, () => workers.values());
+  p.child.kill('SIGINT');
+  const exit = await p.exit;
+  t.equal(exit.code, 130);
+  t.match(p.stderr, 'ddp-launch: interrupted by SIGINT; stopping all workers');
+  t.notMatch(p.stderr + p.stdout, /different numbers of steps|closed its communicator|\[r\d\] error:/, 'a shutdown is not reported as a failure');
+  t.same(await survivors(workers.values()), [], 'no worker left running');
+});
+
 t.test('a second SIGINT kills workers that ignore SIGTERM at once, without waiting out the grace period', async (t) => {
   const dir = t.testdir();
   const p = launch(t, ['-n', '2', '--gpus', 'none'], { NODE_OPTIONS: FAKE_WORKER_OPTIONS, FAKE_WORKER: 'fail', FAKE_DIR: dir });

@@ -53,7 +53,11 @@ export interface Communicator {
   lane(id: number): Communicator;
   /** Live counters, updated by every call. */
   readonly stats: CommStats;
-  close(): Promise<void>;
+  /**
+   * Says farewell and closes. With `reason` (a rank being stopped), peers still waiting in a collective fail
+   * with that reason rather than taking the early close for ranks that ran different numbers of steps.
+   */
+  close(reason?: string): Promise<void>;
 }
 
 export function createStats(): CommStats {

@@ -38,7 +38,7 @@ export class LocalCommunicator implements Communicator {
     return this;
   }
 
-  async close(): Promise<void> {}
+  async close(_reason?: string): Promise<void> {}
 
   private count(kind: CollectiveKind): void {
     this.stats.byKind[kind].calls++;

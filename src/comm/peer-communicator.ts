@@ -118,8 +118,8 @@ class Lane implements Communicator {
     return this.group.lane(id);
   }
 
-  close(): Promise<void> {
-    return this.group.close();
+  close(reason?: string): Promise<void> {
+    return this.group.close(reason);
   }
 }
 
@@ -171,16 +171,17 @@ class PeerGroup {
     return lane;
   }
 
-  close(): Promise<void> {
-    this.closing ??= this.shutdown();
+  close(reason?: string): Promise<void> {
+    this.closing ??= this.shutdown(reason);
     return this.closing;
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(reason?: string): Promise<void> {
     this.closed = true;
-    // A failed rank repeats its failure: peers must learn the cause, not just that this rank went away.
-    const farewell: Message = this.failure
-      ? { type: 'abort', from: this.rank, reason: this.failure.message }
+    // A failed or stopped rank says why: peers must learn the cause, not just that this rank went away.
+    const why = this.failure?.message ?? reason;
+    const farewell: Message = why
+      ? { type: 'abort', from: this.rank, reason: why }
       : { type: 'closed', from: this.rank, seqs: Array.from(this.lanes, (l) => l?.mailbox.status().op?.seq ?? 0) };
     for (const peer of this.peers) this.post(peer, farewell);
     for (const lane of this.lanes) lane?.mailbox.fail(new CollectiveError(`rank ${this.rank}: the communicator is closed`));

@@ -49,9 +49,14 @@ async function main(argv: string[]): Promise<void> {
     transport: cfg.transport,
     secure: cfg.secure,
   });
-  // Stopped by a launcher (ours, mpirun, srun): close the sockets first, so ranks on other hosts fail at
-  // their next collective instead of waiting out --collective-timeout.
-  process.once('SIGTERM', () => void comm.close().finally(() => process.exit(143)));
+  // Stopped by a launcher (ours, mpirun, srun) or Ctrl-C: close the sockets first, so ranks on other hosts stop
+  // at their next collective instead of waiting out --collective-timeout, and quietly: the launcher says why.
+  const stop = (signal: NodeJS.Signals, code: number) => () => {
+    stopping = true;
+    void comm.close(`${STOPPING} rank ${comm.rank} got ${signal}`).finally(() => process.exit(code));
+  };
+  process.once('SIGTERM', stop('SIGTERM', 143));
+  process.once('SIGINT', stop('SIGINT', 130));
   const choice = await selectBackend({ forced: cfg.backend });
   setStepDefaults(stepOptionsFor(choice.name, tf));
   const kernels = installCpuKernels(choice.name);
@@ -145,12 +150,17 @@ async function writeOutput(flag: string, file: string, text: string, warn: (line
 
 /** --log-level debug: unexpected errors show their stack. */
 let debugErrors = false;
+/** Set by a stop signal: what fails after it is the stop itself, which the launcher reports once. */
+let stopping = false;
+const STOPPING = 'stopping:';
 
 main(process.argv.slice(2)).then(
   () => process.exit(0),
   (err: unknown) => {
     // Expected failures get their message alone; anything else one line too (its stack with --log-level debug).
     const known = err instanceof UserError || err instanceof NonFiniteError || err instanceof CollectiveError || err instanceof ReplicaDriftError;
+    // A peer's stop reaches this rank as an error; its own signal is on its way.
+    if (stopping || (err instanceof CollectiveError && err.message.startsWith(STOPPING))) process.exit(143);
     if (known) console.error(`error: ${err.message}`);
     else if (debugErrors) console.error(err);
     else console.error(`error: ${String((err as Error)?.message ?? err).split('\n')[0]} (unexpected: --log-level debug shows where it came from)`);
