@@ -151,3 +151,14 @@ t.test('a report or checkpoint that cannot be written at the end is kept in a re
   if (report) rmSync(dirname(report[1]), { recursive: true, force: true });
 });
 
+
+t.test('--log-dir: every rank log holds that rank\'s own lines, ending with its own account', async (t) => {
+  const dir = t.testdir();
+  const logs = join(dir, 'logs');
+  const r = await runLauncher(['-n', '2', ...TINY, '--steps', '6', '--log-dir', logs, '--report', join(dir, 'r.json')]);
+  t.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as RunReport;
+  const rank1 = readFileSync(join(logs, 'rank-1.log'), 'utf8');
+  t.match(rank1, new RegExp(`^done: 6 steps; this rank's ms/step: data [\\d.]+, compute [\\d.]+, merge [\\d.]+, comm [\\d.]+, update [\\d.]+; sent [\\d.]+ MB, received [\\d.]+ MB; parameters ${report.paramChecksums[1]}$`, 'm'));
+  t.match(readFileSync(join(logs, 'rank-0.log'), 'utf8'), /^done: 6 steps in /m);
+});

@@ -96,6 +96,14 @@ async function main(argv: string[]): Promise<void> {
   };
   const ranks = (await comm.allgatherv(new TextEncoder().encode(JSON.stringify(mine)))).map((b) => JSON.parse(new TextDecoder().decode(b)) as RankSummary);
   const checksums = ranks.map((r) => r.paramChecksum);
+  // Every rank's own account (rank 0's is the job's, below), so that its log (--log-dir) says how it went.
+  if (comm.rank > 0) {
+    const ms = Object.entries(result.time).map(([k, v]) => `${k} ${((v * 1000) / result.steps).toFixed(1)}`).join(', ');
+    log(
+      `done: ${result.steps} steps; this rank's ms/step: ${ms}; sent ${(result.bytes.sent / 1e6).toFixed(1)} MB, ` +
+        `received ${(result.bytes.received / 1e6).toFixed(1)} MB; parameters ${mine.paramChecksum}`,
+    );
+  }
   if (comm.rank === 0) {
     const oracle = data.oracle ? ` (oracle auc ${data.oracle.auc.toFixed(4)} logloss ${data.oracle.logloss.toFixed(4)})` : '';
     log(
