@@ -213,6 +213,11 @@ t.test('comparison page: the compare.md table, AUC curves, throughput and bytes 
   const legend = ['allreduce', 'local-sgd:&lt;4&gt;'];
   t.same(polylines(assertChart(t, figs, 'chart-auc-step', 'Eval AUC vs step', ['training step', 'eval AUC', ...legend])), [2, 2], 'one line per strategy that ran');
   t.same(polylines(assertChart(t, figs, 'chart-auc-seconds', 'Eval AUC vs training time', ['training seconds (evaluation excluded)', ...legend])), [2, 2]);
+  // Strategies that train the same model draw the same curve: each line, and its key, has its own dash pattern.
+  const styles = (svg: string, tag: string) => [...svg.matchAll(new RegExp(`<${tag}[^>]* stroke="(#[0-9a-f]+)" stroke-width="\\d"( stroke-dasharray="[^"]*")?`, 'g'))].map((m) => m[2] ?? 'solid');
+  const aucStep = figs.get('chart-auc-step')!;
+  t.same(styles(aucStep, 'polyline'), ['solid', ' stroke-dasharray="8 4"'], 'lines: solid, then dashed');
+  t.same(styles(aucStep, 'line').slice(-2), styles(aucStep, 'polyline'), 'the key shows the same patterns');
   const throughput = assertChart(t, figs, 'chart-throughput', 'Throughput', ['samples/s', ...legend, '4,649']);
   t.equal(barWidths(throughput).length, 2, 'a bar per strategy that ran');
   const bytes = assertChart(t, figs, 'chart-bytes', 'Bytes sent per step (mean over ranks)', ['bytes per step', 'dense', 'sparse', '1.97 MB', '100.9 kB']);

@@ -5,6 +5,17 @@
 import { esc, formatTick } from './format.js';
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+/**
+ * A dash pattern per series, beside its colour: curves that coincide (strategies that train the same model)
+ * stay visible, a dashed line over a solid one, and the key tells them apart without colour too.
+ */
+const DASHES = ['', '8 4', '2 3', '12 3 3 3', '4 4', '1 3'];
+
+/** stroke-dasharray for series i (none for the first). */
+function dash(i: number): string {
+  const d = DASHES[i % DASHES.length];
+  return d ? ` stroke-dasharray="${d}"` : '';
+}
 /** One line chart panel's size and margins, in SVG units. */
 export const PANEL = { width: 440, height: 300, left: 60, right: 15, top: 30, bottom: 45 };
 const BAR = { width: 440, height: 14, gap: 10, top: 30, right: 70, bottom: 40, maxLeft: 160 };
@@ -107,7 +118,7 @@ export function legend(labels: string[], x0: number, y0: number, perRow: number)
     const x = x0 + (i % perRow) * LEGEND.column;
     const y = y0 + Math.floor(i / perRow) * LEGEND.row;
     const color = COLORS[i % COLORS.length];
-    return `<line x1="${x}" y1="${y - 4}" x2="${x + 22}" y2="${y - 4}" stroke="${color}" stroke-width="3"/><text x="${x + 28}" y="${y}">${esc(label)}</text>`;
+    return `<line x1="${x}" y1="${y - 4}" x2="${x + 22}" y2="${y - 4}" stroke="${color}" stroke-width="3"${dash(i)}/><text x="${x + 28}" y="${y}">${esc(label)}</text>`;
   });
 }
 
@@ -147,7 +158,7 @@ export function linePanel(p: LinePanel, x0: number, y0: number): string {
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
     const coords = s.points.map((q) => [px(q.x).toFixed(1), py(q.y).toFixed(1)]);
-    out.push(`<polyline class="line" fill="none" stroke="${color}" stroke-width="2" points="${coords.map((c) => c.join(',')).join(' ')}"><title>${esc(s.label)}</title></polyline>`);
+    out.push(`<polyline class="line" fill="none" stroke="${color}" stroke-width="2"${dash(i)} points="${coords.map((c) => c.join(',')).join(' ')}"><title>${esc(s.label)}</title></polyline>`);
     if (coords.length <= MAX_MARKERS) for (const [cx, cy] of coords) out.push(`<circle class="point" cx="${cx}" cy="${cy}" r="2.5" fill="${color}"/>`);
   });
   return out.join('\n');
