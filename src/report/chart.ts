@@ -112,13 +112,13 @@ export function legendHeight(n: number, perRow: number): number {
   return Math.ceil(n / perRow) * LEGEND.row;
 }
 
-/** Colour keys in series order, perRow to a row, the first one's text baseline at (x0, y0). */
-export function legend(labels: string[], x0: number, y0: number, perRow: number): string[] {
+/** Colour keys in series order, perRow to a row, the first one's text baseline at (x0, y0); lines' keys dashed as the lines are. */
+export function legend(labels: string[], x0: number, y0: number, perRow: number, lines = true): string[] {
   return labels.map((label, i) => {
     const x = x0 + (i % perRow) * LEGEND.column;
     const y = y0 + Math.floor(i / perRow) * LEGEND.row;
     const color = COLORS[i % COLORS.length];
-    return `<line x1="${x}" y1="${y - 4}" x2="${x + 22}" y2="${y - 4}" stroke="${color}" stroke-width="3"${dash(i)}/><text x="${x + 28}" y="${y}">${esc(label)}</text>`;
+    return `<line x1="${x}" y1="${y - 4}" x2="${x + 22}" y2="${y - 4}" stroke="${color}" stroke-width="3"${lines ? dash(i) : ''}/><text x="${x + 28}" y="${y}">${esc(label)}</text>`;
   });
 }
 
@@ -203,7 +203,7 @@ export function barChart(c: BarChart): string {
   });
   const keyed = c.series.length > 1;
   const perRow = Math.floor((BAR.width - left) / LEGEND.column);
-  const key = keyed ? legend(c.series.map((s) => s.label), left, plotBottom + BAR.bottom + 10, perRow) : [];
+  const key = keyed ? legend(c.series.map((s) => s.label), left, plotBottom + BAR.bottom + 10, perRow, false) : [];
   const height = plotBottom + BAR.bottom + (keyed ? legendHeight(c.series.length, perRow) + 6 : 0);
   return svg(BAR.width, height, c.title, [...out, ...key]);
 }
