@@ -93,6 +93,7 @@ async function main(argv: string[]): Promise<number> {
         MASTER_ADDR: masterAddr,
         MASTER_PORT: String(masterPort),
         DDP_TOKEN: token,
+        DDP_COMMAND: ['ddp-launch', ...argv].join(' '),
         CUDA_VISIBLE_DEVICES: cudaDevicesFor(local, gpus),
         [GPU_BUS_ENV]: busIds.get(cudaDevicesFor(local, gpus)) ?? '',
         ...(servers ? { DDP_SERVERS: String(servers), ...portsEnv } : {}),

@@ -50,7 +50,10 @@ function report(): RunReport {
     stepTime: time,
     bytes: { sent: 49.8e6, received: 49.7e6 },
     hyper: { lrDense: 0.001, lrEmbed: 0.003, l2: 0, warmupSteps: 10 },
-    config: {} as RunReport['config'],
+    config: { mlp: ['400', '400'], embedDim: 16, scaleRule: 'cowclip', optimizer: 'adam', embedUpdate: 'dense', cowclip: true, cowclipForm: 'paper', cowclipRatio: 1, cowclipZeta: 1e-5, seed: 42 } as unknown as RunReport['config'],
+    startedAt: '2026-12-04T18:00:00.000Z',
+    command: 'ddp-launch -n 2 --mlp 400,400 <quick>',
+    versions: { ddpCtr: '0.1.0', node: 'v20.20.2', tfjs: '4.22.0' },
   };
 }
 
@@ -130,6 +133,18 @@ t.test('run page: summary, every curve from the metrics records, step time bars 
   t.match(html, /<th scope="row">data<\/th><td>synthetic:&lt;v1&gt;&amp;&quot;rows&quot;<\/td>/, 'markup in text is escaped');
   t.notMatch(html, /<v1>/);
   t.notMatch(html, /id="no-step-records"/, 'no fallback notice with step records');
+  for (const [key, value] of [
+    ['MLP', '400-400'],
+    ['learning rate (dense / embeddings)', '1.00e-3 / 3.00e-3 (after the cowclip scaling rule; warmup 10 steps)'],
+    ['CowClip', 'on (paper form, r = 1, zeta = 0.00001)'],
+    ['rows clipped (mean / last step)', '0.00% / 0.00%'],
+    ['seed', '42'],
+    ['started', '2026-12-04T18:00:00.000Z'],
+    ['command', 'ddp-launch -n 2 --mlp 400,400 &lt;quick&gt;'],
+    ['versions', 'ddp-ctr 0.1.0, Node v20.20.2, tfjs 4.22.0'],
+  ]) {
+    t.ok(html.includes(`<th scope="row">${key}</th><td>${value}</td>`), `training settings: ${key} ${value}`);
+  }
 
   const figs = figures(html);
   t.same([...figs.keys()], ['chart-auc', 'chart-loss', 'chart-throughput', 'chart-comm', 'chart-bytes', 'chart-step-time']);

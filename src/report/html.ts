@@ -98,6 +98,25 @@ function summary(r: RunReport): [string, string][] {
   ];
 }
 
+/** How the model was trained: what it takes to reproduce or compare the run. */
+function hyperparameters(r: RunReport): [string, string][] {
+  const c = r.config;
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  return [
+    ['MLP', c.mlp?.length ? c.mlp.join('-') : 'none'],
+    ['embedding dim', String(c.embedDim)],
+    ['learning rate (dense / embeddings)', `${r.hyper.lrDense.toExponential(2)} / ${r.hyper.lrEmbed.toExponential(2)} (after the ${c.scaleRule} scaling rule; warmup ${r.hyper.warmupSteps} steps)`],
+    ['L2', r.hyper.l2.toExponential(2)],
+    ['optimizer, embedding update', `${c.optimizer}, ${c.embedUpdate}`],
+    ['CowClip', c.cowclip ? `on (${c.cowclipForm} form, r = ${c.cowclipRatio}, zeta = ${c.cowclipZeta})` : 'off'],
+    ['rows clipped (mean / last step)', `${pct(r.clipFraction.mean)} / ${pct(r.clipFraction.last)}`],
+    ['seed', String(c.seed)],
+    ['started', r.startedAt],
+    ['command', r.command],
+    ['versions', `ddp-ctr ${r.versions.ddpCtr}, Node ${r.versions.node}, tfjs ${r.versions.tfjs}`],
+  ];
+}
+
 function rankCells(r: RankSummary): string[] {
   return [
     String(r.rank),
@@ -158,6 +177,8 @@ export function runReportHtml(report: RunReport, records: MetricsRecord[]): stri
     `<p class="sub">${esc(report.data)}</p>`,
     '<h2>Summary</h2>',
     facts('summary', summary(report)),
+    '<h2>Training settings</h2>',
+    facts('hyperparameters', hyperparameters(report)),
     '<h2>Curves</h2>',
     ...(steps.length === 0 ? [noSteps] : []),
     ...charts([figure('chart-auc', aucChart), ...(steps.length > 0 ? stepCharts(steps) : []), stepTimeChart(report.ranks)]),

@@ -50,13 +50,17 @@ export interface RunReport extends RunIdentity {
   bytes: { sent: number; received: number };
   hyper: { lrDense: number; lrEmbed: number; l2: number; warmupSteps: number };
   config: TrainConfig;
+  /** When the run started (ISO 8601), the command that started it, and what it ran on. */
+  startedAt: string;
+  command: string;
+  versions: { ddpCtr: string; node: string; tfjs: string };
 }
 
 export function buildReport(
   cfg: TrainConfig,
   data: LoadedData,
   r: TrainResult,
-  ctx: { worldSize: number; backend: string; ranks: RankSummary[] },
+  ctx: { worldSize: number; backend: string; ranks: RankSummary[]; startedAt: string; command: string; versions: RunReport['versions'] },
 ): RunReport {
   return {
     worldSize: ctx.worldSize,
@@ -84,5 +88,8 @@ export function buildReport(
     bytes: r.bytes,
     hyper: r.replica.hyper,
     config: cfg,
+    startedAt: ctx.startedAt,
+    command: ctx.command,
+    versions: ctx.versions,
   };
 }

@@ -19,6 +19,7 @@ import { formatSeconds } from './progress.js';
 import { MetricsLog, parseMetrics } from './metrics.js';
 import { runReportHtml } from '../report/html.js';
 import { createLogger, effectiveLevel } from '../util/log.js';
+import { packageVersion } from '../util/version.js';
 import { buildReport, type RankSummary } from './report.js';
 import { paramChecksum, train } from './trainer.js';
 
@@ -32,6 +33,7 @@ async function main(argv: string[]): Promise<void> {
   const cmd = parseWorkerArgs(argv);
   if ('help' in cmd) return console.log(cmd.help);
   const cfg = cmd.cfg;
+  const startedAt = new Date().toISOString();
   if (process.env.DDP_ROLE === 'server') return serveFromEnv(cfg, process.env, (line) => console.log(line));
   debugErrors = effectiveLevel(cfg.logLevel, cfg.quiet) === 'debug';
   const logger = createLogger(effectiveLevel(cfg.logLevel, cfg.quiet));
@@ -112,7 +114,15 @@ async function main(argv: string[]): Promise<void> {
         `clipped ${(result.clipFraction.mean * 100).toFixed(3)}% of batch rows`,
     );
     if (new Set(checksums).size > 1) logger.warn(`warning: replicas differ: ${checksums.join(' ')}`);
-    const report = buildReport(cfg, data, result, { worldSize: comm.size, backend: choice.name, ranks });
+    const report = buildReport(cfg, data, result, {
+      worldSize: comm.size,
+      backend: choice.name,
+      ranks,
+      startedAt,
+      // The user's command when ddp-launch started this worker; otherwise this worker's own.
+      command: process.env.DDP_COMMAND ?? ['node', ...process.argv.slice(1)].join(' '),
+      versions: { ddpCtr: packageVersion(), node: process.version, tfjs: tf.version['tfjs-core'] },
+    });
     if (cfg.report) {
       const at = await writeOutput('report', cfg.report, JSON.stringify(report, null, 2) + '\n', logger.warn);
       log(`report written to ${at}`);
