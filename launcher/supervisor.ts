@@ -3,6 +3,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import type { WorkerFatal } from '../src/util/errors.js';
 import { makeDirs } from '../src/util/outputs.js';
 
 /**
@@ -10,7 +11,9 @@ import { makeDirs } from '../src/util/outputs.js';
  * everyone's fate: the first worker that fails stops all others (SIGTERM, then SIGKILL after a grace
  * period) and the launcher exits non-zero naming it. SIGINT/SIGTERM to the launcher stop all workers the
  * same way (a second signal kills them at once). Workers hold an IPC channel to the launcher and exit when
- * it closes, so even a launcher killed with SIGKILL leaves no orphans.
+ * it closes, so even a launcher killed with SIGKILL leaves no orphans. A worker that fails reports its error
+ * over that channel instead of printing it (a `WorkerFatal`): the launcher prints the root cause once, with
+ * the rank, where N ranks failing alike, and peers losing the failed rank, would print N+1 variants of it.
  */
 export interface WorkerSpec {
   rank: number;
@@ -47,7 +50,15 @@ export interface JobResult {
   failure?: string;
 }
 
+const isFatal = (m: unknown): m is { fatal: WorkerFatal } =>
+  typeof m === 'object' && m !== null && typeof (m as { fatal?: WorkerFatal }).fatal?.message === 'string';
+
 const TAIL_LINES = 20;
+/**
+ * How long a consequence (a rank that lost a peer) waits for the peer's own report or exit, which arrive
+ * within milliseconds of it, before it is reported as the failure.
+ */
+const ROOT_CAUSE_WAIT_MS = 1000;
 /**
  * Workers have nothing to flush on SIGTERM (checkpoints are renamed into place whole), and one that handles
  * it while busy or stuck may never act on it: a short grace keeps "a failed rank stops the job" within seconds.
@@ -59,6 +70,7 @@ interface Running {
   child: ChildProcess;
   tail: string[];
   exited: boolean;
+  fatal?: WorkerFatal;
   log?: WriteStream;
 }
 
@@ -77,6 +89,8 @@ export function supervise(opts: SuperviseOptions): Promise<JobResult> {
     let failCode = 1;
     let remaining = opts.workers.length;
     let killTimer: NodeJS.Timeout | undefined;
+    /** A consequence held back for ROOT_CAUSE_WAIT_MS in case the cause itself reports. */
+    let pending: { timer: NodeJS.Timeout; commit: () => void } | undefined;
 
     const running: Running[] = opts.workers.map((spec) => {
       const child = spawn(process.execPath, [...process.execArgv, opts.script, ...opts.args], {
@@ -87,6 +101,11 @@ export function supervise(opts: SuperviseOptions): Promise<JobResult> {
       if (opts.logDir) r.log = createWriteStream(join(opts.logDir, `${spec.server ? 'server' : 'rank'}-${spec.rank}.log`));
       relay(child.stdout!, out, r, false);
       relay(child.stderr!, err, r, true);
+      child.on('message', (m) => {
+        if (!isFatal(m)) return;
+        r.fatal = m.fatal;
+        r.log?.write(`error: ${m.fatal.message}\n`);
+      });
       child.on('error', (e) => fail(r, `could not start: ${e.message}`));
       child.on('close', (code, signal) => {
         r.exited = true;
@@ -98,11 +117,23 @@ export function supervise(opts: SuperviseOptions): Promise<JobResult> {
 
     function fail(r: Running, what: string, code: number | null = null): void {
       if (failure !== undefined) return; // the root cause is the first failure; the rest are our own kills
-      if (code === 2) failCode = 2;
-      const tail = r.tail.length ? `\nlast stderr lines of ${nameOf(r.spec)}:\n${r.tail.map((l) => `  ${l}`).join('\n')}` : '';
-      const others = running.some((o) => o !== r && !o.exited) ? '; stopping the other workers' : '';
-      failure = `${nameOf(r.spec)} (pid ${r.child.pid}) ${what}${others}${tail}`;
-      stopAll();
+      const commit = () => {
+        pending = undefined;
+        if (code === 2) failCode = 2;
+        const others = running.some((o) => o !== r && !o.exited) ? '; stopping the other workers' : '';
+        // A reported error is the cause (its earlier lines are on screen); otherwise its last words may say.
+        const cause = r.fatal ? `: ${r.fatal.message}` : '';
+        const tail = !r.fatal && r.tail.length ? `\nlast stderr lines of ${nameOf(r.spec)}:\n${r.tail.map((l) => `  ${l}`).join('\n')}` : '';
+        failure = `${nameOf(r.spec)} (pid ${r.child.pid}) ${what}${cause}${others}${tail}`;
+        stopAll();
+      };
+      if (pending) {
+        if (r.fatal?.consequence) return; // another consequence: the first one stands in
+        clearTimeout(pending.timer);
+        return commit();
+      }
+      if (!r.fatal?.consequence || running.every((o) => o === r || o.exited)) return commit();
+      pending = { timer: setTimeout(() => pending?.commit(), ROOT_CAUSE_WAIT_MS), commit };
     }
 
     function stopAll(): void {
@@ -117,6 +148,8 @@ export function supervise(opts: SuperviseOptions): Promise<JobResult> {
 
     const onSignal = (sig: NodeJS.Signals) => {
       if (killTimer) return signalAll('SIGKILL'); // already stopping: a second Ctrl-C means now
+      if (pending) clearTimeout(pending.timer);
+      pending = undefined;
       failure = `interrupted by ${sig}; stopping all workers`;
       failCode = 128 + constants.signals[sig]; // the shell convention: 130 for SIGINT, 143 for SIGTERM
       stopAll();
@@ -125,6 +158,7 @@ export function supervise(opts: SuperviseOptions): Promise<JobResult> {
     process.on('SIGTERM', onSignal);
 
     function finish(): void {
+      pending?.commit(); // every worker has exited: the consequence is all there is
       if (killTimer) clearTimeout(killTimer);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

@@ -33,6 +33,37 @@ t.test('a worker that exits with an error: its last stderr lines name the cause;
   t.ok(elapsed >= STOP_GRACE_MS && elapsed < STOP_GRACE_MS + 5000, `job over in ${seconds(elapsed)} (grace ${seconds(STOP_GRACE_MS)})`);
 });
 
+t.test('a rank that lost a peer does not hide the peer\'s own report: the cause is printed once, with its rank', async (t) => {
+  const p = launch(t, ['-n', '3', '--gpus', 'none'], { NODE_OPTIONS: FAKE_WORKER_OPTIONS, FAKE_WORKER: 'report', LOST_RANK: '0', FAIL_RANK: '2', FAKE_DELAY_MS: '300' });
+  const exit = await p.exit;
+  t.equal(exit.code, 2, "the cause's exit code (bad input), not the consequence's");
+  t.match(p.stderr, /ddp-launch: rank 2 \(pid \d+\) exited with code 2: the cause, reported late; stopping the other workers\n/);
+  t.equal(p.stderr.split('the cause, reported late').length - 1, 1, 'printed once');
+  t.notMatch(p.stderr, /closed its connection|last stderr lines/, 'the consequence is not reported');
+});
+
+t.test('a consequence alone is reported when no cause turns up', async (t) => {
+  const p = launch(t, ['-n', '3', '--gpus', 'none'], { NODE_OPTIONS: FAKE_WORKER_OPTIONS, FAKE_WORKER: 'report', LOST_RANK: '1', FAIL_RANK: '9' });
+  const exit = await p.exit;
+  t.equal(exit.code, 1);
+  t.match(p.stderr, /ddp-launch: rank 1 \(pid \d+\) exited with code 1: collective #7: rank 9 closed its connection; stopping the other workers/);
+});
+
+t.test('every rank failing on the same bad input: the error is printed once, with the rank, exit 2, no stack', async (t) => {
+  const dir = t.testdir({ 'bad.csv': 'a,b\n1,2\n' });
+  const logs = join(dir, 'logs');
+  const p = launch(t, ['-n', '3', '--gpus', 'none', '--log-dir', logs, ...TINY, '--data', `criteo:${join(dir, 'bad.csv')}`]);
+  const exit = await p.exit;
+  t.equal(exit.code, 2);
+  const error = 'bad.csv, line 1: column 1 (label): expected 0 or 1, found "a,b"';
+  t.equal(p.stderr.split(error).length - 1, 1, 'printed once', p.output());
+  const rank = /^ddp-launch: rank (\d) \(pid \d+\) exited with code 2: .*bad\.csv, line 1: column 1/m.exec(p.stderr)?.[1];
+  t.ok(rank, 'by the launcher, naming the rank');
+  t.notMatch(p.stderr, /^\s+at /m, 'no stack trace');
+  // The others may have been stopped before reaching the error themselves.
+  t.match(readFileSync(join(logs, `rank-${rank}.log`), 'utf8'), `error: ${join(dir, 'bad.csv')}, line 1`, "that rank's log has the error");
+});
+
 t.test('kill -9 of rank 1 mid-training: the launcher exits non-zero within 10 s naming it, ranks 0 and 2 stopped', async (t) => {
   const p = launch(t, ['-n', '3', '--gpus', 'none', ...LONG]);
   await p.waitFor(/^\[r0\] step \d+/m);

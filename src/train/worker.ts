@@ -11,7 +11,7 @@ import { loadData } from '../data/load.js';
 import { serveFromEnv } from '../ps/server.js';
 import { resolveDistEnv } from '../../topology/env.js';
 import { CollectiveError } from '../comm/errors.js';
-import { UserError } from '../util/errors.js';
+import { UserError, type WorkerFatal } from '../util/errors.js';
 import { ReplicaDriftError } from './drift.js';
 import { NonFiniteError } from './numerics.js';
 import { saveCheckpoint } from './checkpoint.js';
@@ -179,9 +179,20 @@ main(process.argv.slice(2)).then(
     const known = err instanceof UserError || err instanceof NonFiniteError || err instanceof CollectiveError || err instanceof ReplicaDriftError;
     // A peer's stop reaches this rank as an error; its own signal is on its way.
     if (stopping || (err instanceof CollectiveError && err.message.startsWith(STOPPING))) process.exit(143);
-    if (known) console.error(`error: ${err.message}`);
-    else if (debugErrors) console.error(err);
-    else console.error(`error: ${String((err as Error)?.message ?? err).split('\n')[0]} (unexpected: --log-level debug shows where it came from)`);
-    process.exit(err instanceof UserError ? 2 : 1);
+    const code = err instanceof UserError ? 2 : 1;
+    const message = known
+      ? err.message
+      : debugErrors
+        ? String((err as Error)?.stack ?? err)
+        : `${String((err as Error)?.message ?? err).split('\n')[0]} (unexpected: --log-level debug shows where it came from)`;
+    // Under ddp-launch the launcher prints it, once for the job (launcher/supervisor.ts); under mpirun or srun, each rank does.
+    if (process.send && process.connected) {
+      const fatal: WorkerFatal = { message, consequence: err instanceof CollectiveError };
+      process.send({ fatal }, () => process.exit(code));
+      return;
+    }
+    const rank = Number(process.env.WORLD_SIZE) > 1 && process.env.RANK ? `rank ${process.env.RANK}: ` : '';
+    console.error(`error: ${rank}${message}`);
+    process.exit(code);
   },
 );

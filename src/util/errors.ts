@@ -5,3 +5,13 @@
 export class UserError extends Error {
   override name = 'UserError';
 }
+
+/**
+ * What a failing worker sends its launcher over the IPC channel before it exits, instead of printing it: the
+ * launcher prints the job's root cause once (launcher/supervisor.ts).
+ */
+export interface WorkerFatal {
+  message: string;
+  /** A collective error: losing a peer is a consequence of another rank's failure, rarely its own cause. */
+  consequence: boolean;
+}
