@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expandConfig } from '../src/config/config-file.js';
-import { parseFlags, formatHelp } from '../src/config/flags.js';
+import { parseFlags, formatHelp, type ParsedFlags } from '../src/config/flags.js';
+import { isScoreCommand, parseScoreConfig, SCORE_FLAGS, scoreHelp, type ScoreCommand } from '../src/config/score-config.js';
 import { packageVersion } from '../src/util/version.js';
 import { LAUNCH_FLAGS, splitArgs, withoutFlag } from './args.js';
 import { COMPARE_FLAGS, compareRequested, runCompare } from './compare.js';
@@ -18,6 +19,8 @@ import { supervise, type WorkerSpec } from './supervisor.js';
 import { checkOutput, checkRunOutputs } from '../src/util/outputs.js';
 
 const USAGE = `usage: ddp-launch [--config FILE] -n N [launcher flags] [training flags]
+       ddp-launch eval --from DIR --data SPEC [-n N] [--out FILE]      (see ddp-launch eval --help)
+       ddp-launch predict --from DIR --data SPEC --out FILE [-n N]     (see ddp-launch predict --help)
 
 Starts N worker processes on this host (torchrun-style environment: RANK, LOCAL_RANK, WORLD_SIZE,
 LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), each training a replica of a CTR model on its shard of
@@ -30,6 +33,7 @@ override the file, and a flag given twice takes its last value.`;
 const ALL_FLAGS = [...LAUNCH_FLAGS, ...COMPARE_FLAGS, ...TRAIN_FLAGS];
 
 async function main(argv: string[]): Promise<number> {
+  if (isScoreCommand(argv[0])) return score(argv[0], argv.slice(1), argv);
   // The file becomes plain flags here, so workers (possibly on hosts without the file) never see it.
   const expanded = expandConfig(argv, ALL_FLAGS);
   // All flags checked at once: a misspelt launcher flag is matched against every name, not just the training flags.
@@ -52,6 +56,65 @@ async function main(argv: string[]): Promise<number> {
   if (cfg.metrics) checkOutput('metrics', cfg.metrics, 'file');
   if (flags.logDir) checkOutput('log-dir', flags.logDir as string, 'dir');
 
+  const usesServers = cfg.sync === 'ps' || cfg.sync === 'async-ps';
+  if (!usesServers && (flags.servers as number) > 0) throw new UserError(`--servers is for --sync ps or async-ps, not ${cfg.sync}`);
+  const job = await planJob(flags, argv, usesServers ? Math.max(1, flags.servers as number) : 0, cfg.save);
+  const script = workerScript();
+  const maxRestarts = flags.maxRestarts as number;
+  let args = train;
+  let firstFailure: string | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const result = await supervise({ script, args, workers: job.workers, logDir: flags.logDir as string | undefined });
+    if (result.failure) console.error(`ddp-launch: ${result.failure}`);
+    if (!result.failure) return result.code;
+    firstFailure ??= result.failure;
+    // Bad input (exit 2) does not heal, and Ctrl-C / SIGTERM mean stop.
+    if (result.code === 2 || result.code >= 128 || attempt === maxRestarts) {
+      if (attempt > 0) console.error(`ddp-launch: giving up after ${attempt} restart(s); the first failure was: ${firstFailure.split('\n')[0]}`);
+      return result.code;
+    }
+    const from = await latestCheckpoint(cfg.save);
+    args = from ? [...withoutFlag(train, 'resume'), '--resume', from.dir] : withoutFlag(train, 'resume');
+    console.error(
+      `ddp-launch: restart ${attempt + 1}/${maxRestarts} after: ${result.failure.split('\n')[0]}; ` +
+        (from ? `resuming from ${from.dir} at step ${from.step}` : cfg.resume ? `resuming from ${cfg.resume} (no newer checkpoint)` : 'starting over (no checkpoint yet: pass --save DIR --save-every K)'),
+    );
+    if (!from && cfg.resume) args = train;
+  }
+}
+
+/** `ddp-launch eval|predict`: a checkpoint scores data on N ranks (src/train/score.ts). */
+async function score(command: ScoreCommand, rest: string[], argv: string[]): Promise<number> {
+  const specs = [...LAUNCH_FLAGS, ...SCORE_FLAGS];
+  const expanded = expandConfig(rest, specs);
+  const { flags } = parseFlags(specs, expanded);
+  if (flags.help) {
+    console.log(`${scoreHelp(command)}\n${formatHelp(LAUNCH_FLAGS.filter((f) => !['servers', 'max-restarts'].includes(f.name)))}`);
+    return 0;
+  }
+  for (const name of ['servers', 'max-restarts']) {
+    if (expanded.some((a) => a === `--${name}` || a.startsWith(`--${name}=`))) throw new UserError(`--${name} is for training, not ddp-launch ${command}`);
+  }
+  const { train: scoreArgs } = splitArgs(expanded);
+  const cfg = parseScoreConfig(command, scoreArgs);
+  if (cfg.out) checkOutput('out', cfg.out, 'file');
+  if (flags.logDir) checkOutput('log-dir', flags.logDir as string, 'dir');
+  const job = await planJob(flags, argv, 0, undefined);
+  const result = await supervise({ script: workerScript(), args: [command, ...scoreArgs], workers: job.workers, logDir: flags.logDir as string | undefined });
+  if (result.failure) console.error(`ddp-launch: ${result.failure}`);
+  return result.code;
+}
+
+/** The worker entry: compiled, or its TypeScript source under ts-node. */
+function workerScript(): string {
+  return fileURLToPath(new URL(`../src/train/worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+}
+
+/**
+ * This host's share of the job: the rendezvous (address, port, token), each local rank's environment and
+ * GPU, and `servers` parameter servers on the master host. Prints the start line and the launch warnings.
+ */
+async function planJob(flags: ParsedFlags, argv: string[], servers: number, save: string | undefined): Promise<{ workers: WorkerSpec[] }> {
   const nproc = flags.nprocPerNode as number;
   const nnodes = flags.nnodes as number;
   const nodeRank = flags.nodeRank as number;
@@ -64,15 +127,12 @@ async function main(argv: string[]): Promise<number> {
   if (masterPort === 0) masterPort = await freePort(masterAddr);
   token ??= randomBytes(16).toString('hex');
 
-  const usesServers = cfg.sync === 'ps' || cfg.sync === 'async-ps';
-  if (!usesServers && (flags.servers as number) > 0) throw new UserError(`--servers is for --sync ps or async-ps, not ${cfg.sync}`);
-  const servers = usesServers ? Math.max(1, flags.servers as number) : 0;
   // On one host the servers take free ports picked here (MASTER_PORT + 1.. may be anyone's); across hosts every
   // launcher must agree without talking, so they use MASTER_PORT + 1 + k.
   const serverPorts = servers && nnodes === 1 ? await distinctFreePorts(servers, masterAddr, masterPort) : null;
   const portsEnv = serverPorts ? { DDP_SERVER_PORTS: serverPorts.join(',') } : {};
   const gpus = detectGpus(flags.gpus as string | undefined);
-  for (const w of launchWarnings({ nproc, cores: availableParallelism(), gpus: flags.gpus as string | undefined, maxRestarts: flags.maxRestarts as number, save: cfg.save })) {
+  for (const w of launchWarnings({ nproc, cores: availableParallelism(), gpus: flags.gpus as string | undefined, maxRestarts: flags.maxRestarts as number, save })) {
     console.error(`ddp-launch: warning: ${w}`);
   }
   // WebGPU ranks find their GPU by PCI address (src/backend/gpu-map.ts); CUDA_VISIBLE_DEVICES serves CUDA only.
@@ -122,28 +182,7 @@ async function main(argv: string[]): Promise<number> {
   const device = gpus.length ? `GPUs ${gpus.join(',')}` : 'CPU (no GPU found)';
   const withServers = nodeRank === 0 && servers ? ` and ${servers} parameter server(s)` : '';
   console.error(`ddp-launch: starting ${nproc} worker(s)${withServers} on this host, world size ${worldSize}, ${device}, rendezvous ${masterAddr}:${masterPort}`);
-  const script = fileURLToPath(new URL(`../src/train/worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
-  const maxRestarts = flags.maxRestarts as number;
-  let args = train;
-  let firstFailure: string | undefined;
-  for (let attempt = 0; ; attempt++) {
-    const result = await supervise({ script, args, workers, logDir: flags.logDir as string | undefined });
-    if (result.failure) console.error(`ddp-launch: ${result.failure}`);
-    if (!result.failure) return result.code;
-    firstFailure ??= result.failure;
-    // Bad input (exit 2) does not heal, and Ctrl-C / SIGTERM mean stop.
-    if (result.code === 2 || result.code >= 128 || attempt === maxRestarts) {
-      if (attempt > 0) console.error(`ddp-launch: giving up after ${attempt} restart(s); the first failure was: ${firstFailure.split('\n')[0]}`);
-      return result.code;
-    }
-    const from = await latestCheckpoint(cfg.save);
-    args = from ? [...withoutFlag(train, 'resume'), '--resume', from.dir] : withoutFlag(train, 'resume');
-    console.error(
-      `ddp-launch: restart ${attempt + 1}/${maxRestarts} after: ${result.failure.split('\n')[0]}; ` +
-        (from ? `resuming from ${from.dir} at step ${from.step}` : cfg.resume ? `resuming from ${cfg.resume} (no newer checkpoint)` : 'starting over (no checkpoint yet: pass --save DIR --save-every K)'),
-    );
-    if (!from && cfg.resume) args = train;
-  }
+  return { workers };
 }
 
 /** `count` different free ports on `host`, none of them `taken`. */

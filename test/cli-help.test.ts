@@ -8,6 +8,7 @@ import { LAUNCH_FLAGS } from '../launcher/args.js';
 import { COMPARE_FLAGS } from '../launcher/compare.js';
 import { parseFlags, type FlagSpec } from '../src/config/flags.js';
 import { TRAIN_FLAGS } from '../src/config/train-config.js';
+import { SCORE_FLAGS } from '../src/config/score-config.js';
 import { REPO, runLauncher } from './helpers/cli.js';
 
 const ALL: readonly FlagSpec[] = [...LAUNCH_FLAGS, ...COMPARE_FLAGS, ...TRAIN_FLAGS];
@@ -56,6 +57,15 @@ t.test('ddp-launch --help lists every flag the launcher accepts once, grouped in
   t.same([...new Set(ALL.map((s) => s.group))], GROUPS, 'every flag has one of these groups');
 });
 
+for (const command of ['eval', 'predict']) {
+  t.test(`ddp-launch ${command} --help lists its scoring flags and the launcher's (less training-only ones)`, async (t) => {
+    const r = await runLauncher([command, '--help']);
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, `usage: ddp-launch ${command} --from DIR --data SPEC`);
+    listsExactly(t, r.stdout, [...SCORE_FLAGS, ...LAUNCH_FLAGS.filter((f) => !['servers', 'max-restarts'].includes(f.name))]);
+  });
+}
+
 t.test('the worker, started directly, answers --help with --config and the training flags', (t) => {
   const r = spawnSync(process.execPath, [join(REPO, 'dist/src/train/worker.js'), '--help'], { encoding: 'utf8' });
   t.equal(r.status, 0, r.stderr);
@@ -101,7 +111,7 @@ t.test('ddp-launch matches a misspelt flag against all flags, and rejects compar
 
 t.test('the README names every flag the code accepts', (t) => {
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  const missing = ALL.filter((s) => !new RegExp(`--${s.name}(?![a-z-])`).test(readme)).map((s) => `--${s.name}`);
+  const missing = [...ALL, ...SCORE_FLAGS].filter((s) => !new RegExp(`--${s.name}(?![a-z-])`).test(readme)).map((s) => `--${s.name}`);
   t.same(missing, [], 'flags the README does not mention');
   t.end();
 });

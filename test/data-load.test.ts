@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { realSample } from './helpers/cli.js';
-import { loadData, loadDataWithVocabulary, parseDataSpec, type DataOptions } from '../src/data/load.js';
+import { loadData, loadVocabulary, parseDataSpec, streamWithVocabulary, type DataOptions } from '../src/data/load.js';
 import { isEvalLine } from '../src/data/split.js';
 import type { EncodedData, LoadedData } from '../src/data/types.js';
 
@@ -149,14 +149,30 @@ t.test('separate eval file, saved vocabulary scores new data identically', async
   );
   const files = await d.saveVocabulary(join(dir, 'ckpt'));
   t.same(files, ['vocab.json', 'vocab-keys.f64']);
-  const scored = await loadDataWithVocabulary(evalData, join(dir, 'ckpt'), { skipBadLines: false });
-  t.same(scored.data.ids, d.eval.ids);
-  t.same(scored.data.numeric, d.eval.numeric);
-  t.same(scored.data.labels, d.eval.labels);
-  t.equal(scored.meta.format, 'criteo');
-  await t.rejects(loadDataWithVocabulary('avazu:x.csv', join(dir, 'ckpt'), { skipBadLines: false }), {
+  const saved = { ...(await loadVocabulary(join(dir, 'ckpt'))), from: join(dir, 'ckpt') };
+  t.equal(saved.meta.format, 'criteo');
+  const chunks: { ids: number[]; numeric: number[]; labels: number[] }[] = [];
+  const stream = (spec: string, labelled?: boolean) =>
+    streamWithVocabulary(spec, saved, { skipBadLines: false, labelled, chunkRows: 16 }, async (c) => {
+      await new Promise((r) => setTimeout(r, 1)); // an async consumer: chunks must still come one at a time, in order
+      chunks.push({ ids: [...c.ids], numeric: [...c.numeric], labels: [...c.labels] });
+    });
+  await stream(evalData);
+  t.same(chunks.map((c) => c.ids.length / 26), [16, 16, 16, 2], 'streamed in chunks of 16 rows');
+  t.same(chunks.flatMap((c) => c.ids), [...d.eval.ids], 'encoded as the training run encoded its eval rows');
+  t.same(chunks.flatMap((c) => c.numeric), [...d.eval.numeric]);
+  t.same(chunks.flatMap((c) => c.labels), [...d.eval.labels]);
+  // The same rows without their label column (Criteo's test.txt layout).
+  const unlabelled = join(dir, 'nolabel.tsv');
+  writeFileSync(unlabelled, evalText.split('\n').map((l) => l.split('\t').slice(1).join('\t')).join('\n'));
+  chunks.length = 0;
+  await stream(`criteo:${unlabelled}`, false);
+  t.same(chunks.flatMap((c) => c.ids), [...d.eval.ids], 'a file without labels encodes the same');
+  t.ok(chunks.every((c) => c.labels.every((l) => l === 0)), 'its labels read as 0');
+  await t.rejects(stream(`criteo:${unlabelled}`), { name: 'UserError', message: /nolabel\.tsv, line 1: / }, 'read as labelled, it is refused');
+  await t.rejects(stream('avazu:x.csv'), {
     name: 'UserError',
-    message: /the vocabulary in .*ckpt was built from criteo data/,
+    message: /the vocabulary of .*ckpt was built from criteo data/,
   });
 });
 

@@ -19,7 +19,7 @@ const criteoText = (n: number, eol = '\n', final = true): string =>
 
 async function readAll(path: string, opts: Partial<ReadOptions> = {}) {
   const chunks: RawChunk[] = [];
-  const summary = await readFileChunks(path, { format: 'criteo', skipBadLines: false, ...opts }, (c) => chunks.push(c));
+  const summary = await readFileChunks(path, { format: 'criteo', skipBadLines: false, ...opts }, (c) => void chunks.push(c));
   return { chunks, summary };
 }
 

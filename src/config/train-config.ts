@@ -87,6 +87,13 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   { group: 'Output', name: 'save', placeholder: 'DIR', type: 'string', help: 'write a checkpoint to DIR at the end (and every --save-every steps), replacing it atomically' },
   { group: 'Output', name: 'save-every', type: 'int', default: 0, min: 0, help: 'also checkpoint to --save every K steps (local-sgd, async-ps: at the next point where replicas meet; 0: only at the end)' },
   { group: 'Output', name: 'resume', placeholder: 'DIR', type: 'string', help: 'continue from the checkpoint in DIR (same data and training flags; --steps/--epochs may grow): ends with the parameters of an uninterrupted run' },
+  {
+    group: 'Training',
+    name: 'init-from',
+    placeholder: 'DIR',
+    type: 'string',
+    help: "start from the weights and vocabulary of the checkpoint in DIR, with this run's flags and a fresh optimizer (fine-tuning; --resume is the exact continuation); the model's architecture flags must be the checkpoint's",
+  },
   { group: 'Output', name: 'report', placeholder: 'FILE', type: 'string', help: 'write the run report JSON to FILE' },
   { group: 'Training', name: 'backend', type: 'string', default: 'auto', choices: ['auto', ...BACKEND_NAMES], help: 'tensor backend (auto: the first that loads of node-gpu, webgpu on a real GPU, node, wasm, cpu)' },
 ];
@@ -141,6 +148,7 @@ export interface TrainConfig {
   save?: string;
   saveEvery: number;
   resume?: string;
+  initFrom?: string;
   report?: string;
   backend: string;
 }
@@ -163,8 +171,10 @@ export function parseTrainConfig(argv: readonly string[]): TrainConfig {
   if (cfg.skipNonfinite && (cfg.sync === 'ps' || cfg.sync === 'async-ps')) {
     throw new UserError(`--skip-nonfinite does not work with --sync ${cfg.sync} yet: the servers expect every step's gradients`);
   }
-  if (cfg.resume !== undefined && (cfg.sync === 'ps' || cfg.sync === 'async-ps')) {
-    throw new UserError(`--resume with --sync ${cfg.sync}: parameter servers start from the seed; resume with --sync allreduce, which trains the same model`);
+  for (const [flag, given] of [['--resume', cfg.resume], ['--init-from', cfg.initFrom]] as const) {
+    if (given !== undefined && (cfg.sync === 'ps' || cfg.sync === 'async-ps')) {
+      throw new UserError(`${flag} with --sync ${cfg.sync}: parameter servers start from the seed; use --sync allreduce, which trains the same model`);
+    }
   }
 
   // Specs are checked here so the launcher rejects them once, before starting any worker.

@@ -54,6 +54,21 @@ export function isFormatName(s: string): s is FormatName {
   return s === 'criteo' || s === 'avazu';
 }
 
+/**
+ * The layout of the same data without its label column (Criteo's test.txt, Avazu's test.csv): what
+ * `ddp-launch predict --no-labels` reads. Labels then read as 0.
+ */
+export function withoutLabel(spec: FormatSpec): FormatSpec {
+  const shift = (c: number) => (c > spec.labelColumn ? c - 1 : c);
+  return {
+    ...spec,
+    columns: spec.columns.filter((_, c) => c !== spec.labelColumn),
+    labelColumn: -1,
+    numericColumns: spec.numericColumns.map(shift),
+    categoricalColumns: spec.categoricalColumns.map(shift),
+  };
+}
+
 export function numericNames(spec: FormatSpec): string[] {
   return spec.numericColumns.map((c) => spec.columns[c]);
 }

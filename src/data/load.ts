@@ -33,7 +33,19 @@ export interface DataOptions {
   minCount: number;
   numericTransform: NumericTransformName;
   skipBadLines: boolean;
+  /**
+   * Encode with this vocabulary (a checkpoint's, for --init-from) instead of building one from the train
+   * rows: same keys -> same embedding rows, same numeric transform. `from` names it in messages.
+   */
+  vocabulary?: SavedVocabulary;
   onProgress?: (msg: string) => void;
+}
+
+/** A vocabulary saved beside a checkpoint, as loadVocabulary reads it. */
+export interface SavedVocabulary {
+  vocab: Vocabulary;
+  meta: VocabularyMeta;
+  from: string;
 }
 
 export type DataSource = { kind: 'synthetic'; spec: string } | { kind: FormatName; path: string };
@@ -69,7 +81,12 @@ export async function loadData(opts: DataOptions): Promise<LoadedData> {
     }
     const { options } = parseSyntheticSpec(src.spec, '--data');
     opts.onProgress?.(`generating ${src.spec}: ${options.trainRows} train + ${options.evalRows} eval rows`);
-    return generateSynthetic(options, opts.numericTransform, src.spec);
+    const data = generateSynthetic(options, opts.numericTransform, src.spec);
+    if (opts.vocabulary) checkSavedSizes(opts.vocabulary, data.fieldSizes, src.spec); // the generator's ids are its vocabulary
+    return data;
+  }
+  if (opts.vocabulary && opts.vocabulary.meta.format !== src.kind) {
+    throw new UserError(`--data ${opts.data}: the vocabulary of ${opts.vocabulary.from} was built from ${opts.vocabulary.meta.format} data`);
   }
   const evalSrc = opts.evalData === undefined ? null : parseDataSpec(opts.evalData, '--eval-data');
   if (evalSrc && evalSrc.kind !== src.kind) {
@@ -99,6 +116,8 @@ async function loadFiles(
   const F = spec.categoricalColumns.length;
   const J = spec.numericColumns.length;
   const counter = new VocabCounter(F);
+  const fixed = opts.vocabulary;
+  if (fixed) checkSavedSizes(fixed, null, format);
   const train = new RowStore(F, J);
   const evalStore = new RowStore(F, J);
   const progress = (file: string) => (rows: number, fraction: number) =>
@@ -107,7 +126,13 @@ async function loadFiles(
     readFileChunks(file, { format, skipBadLines: opts.skipBadLines, onProgress: progress(file) }, onChunk);
 
   const trainRead = await read(path, (chunk) => {
-    if (split?.kind === 'random') {
+    if (fixed && split?.kind === 'random') {
+      const { a, b } = partition(chunk, F, J, (line) => isEvalLine(opts.seed, line, split.fraction));
+      train.addEncoded(a, fixed.vocab);
+      evalStore.addEncoded(b, fixed.vocab);
+    } else if (fixed) {
+      train.addEncoded(chunk, fixed.vocab);
+    } else if (split?.kind === 'random') {
       const { a, b } = partition(chunk, F, J, (line) => isEvalLine(opts.seed, line, split.fraction));
       train.addCounted(a, counter);
       evalStore.addRegistered(b, counter);
@@ -122,10 +147,10 @@ async function loadFiles(
   let trainRows = train.rows;
   let evalFrom = 0;
   if (evalPath !== null) {
-    skipped += (await read(evalPath, (chunk) => evalStore.addLookedUp(chunk, counter))).skipped;
+    skipped += (await read(evalPath, (chunk) => (fixed ? evalStore.addEncoded(chunk, fixed.vocab) : evalStore.addLookedUp(chunk, counter)))).skipped;
   } else if (split?.kind === 'sequential') {
     trainRows = train.rows - Math.round(train.rows * split.fraction);
-    train.forRange(trainRows, train.rows, (c, from, to) => counter.uncountRows(c.pids, from, to));
+    if (!fixed) train.forRange(trainRows, train.rows, (c, from, to) => counter.uncountRows(c.pids, from, to));
     evalSource = train;
     evalFrom = trainRows;
   }
@@ -135,20 +160,16 @@ async function loadFiles(
     throw new UserError(`${flag}: no ${trainRows === 0 ? 'train' : 'eval'} rows (${path} has ${trainRead.rows} rows)`);
   }
 
-  const { vocab, remap } = counter.build(opts.minCount);
+  const { vocab, remap } = fixed ? { vocab: fixed.vocab, remap: null } : counter.build(opts.minCount);
   const stats = new NumericStats(J);
-  if (opts.numericTransform === 'minmax') train.forRange(0, trainRows, (c, from, to) => stats.add(c.numeric, from, to));
-  const numeric = stats.params(opts.numericTransform);
+  if (!fixed && opts.numericTransform === 'minmax') train.forRange(0, trainRows, (c, from, to) => stats.add(c.numeric, from, to));
+  const numeric = fixed ? fixed.meta.numeric : stats.params(opts.numericTransform);
   const trainData = train.finalize(0, trainRows, remap, vocab, numeric).data;
   const { data: evalData, oov } = evalSource.finalize(evalFrom, evalFrom + evalRows, remap, vocab, numeric);
 
-  const meta: VocabularyMeta = {
-    format,
-    fieldNames: categoricalNames(spec),
-    numericNames: numericNames(spec),
-    minCount: opts.minCount,
-    numeric,
-  };
+  const meta: VocabularyMeta = fixed
+    ? fixed.meta
+    : { format, fieldNames: categoricalNames(spec), numericNames: numericNames(spec), minCount: opts.minCount, numeric };
   const how = evalPath !== null ? `eval file ${evalPath}` : `${opts.split} split, seed ${opts.seed}`;
   const oovPct = ((100 * oov) / (evalRows * F)).toFixed(2);
   return {
@@ -161,50 +182,81 @@ async function loadFiles(
     saveVocabulary: (dir) => saveVocabulary(dir, vocab, meta),
     description:
       `${format} ${path}: ${trainRows} train / ${evalRows} eval rows (${how}), ${F} fields, ${vocab.totalRows} ids ` +
-      `(min-count ${opts.minCount}), ${J} numeric (${opts.numericTransform}); eval OOV ${oovPct}% of cells` +
+      (fixed ? `(the vocabulary of ${fixed.from}), ${J} numeric (${numeric.kind}, as there)` : `(min-count ${opts.minCount}), ${J} numeric (${opts.numericTransform})`) +
+      `; eval OOV ${oovPct}% of cells` +
       (skipped > 0 ? `; ${skipped} bad lines skipped` : ''),
   };
 }
 
+/** A saved vocabulary must fit the data: `sizes` (synthetic data's own) or the file format's field count. */
+function checkSavedSizes(saved: SavedVocabulary, sizes: number[] | null, what: string): void {
+  if (sizes && sizes.join() !== saved.vocab.fieldSizes.join()) {
+    throw new UserError(`--data ${what}: its vocabulary sizes differ from those of ${saved.from} (train with the same synthetic spec)`);
+  }
+  const F = saved.vocab.numFields;
+  if (!sizes && F !== FORMATS[what as FormatName].categoricalColumns.length) {
+    throw new UserError(`${saved.from}: the saved vocabulary has ${F} fields, ${what} data has ${FORMATS[what as FormatName].categoricalColumns.length}`);
+  }
+}
+
+export { loadVocabulary };
+
+export interface StreamOptions {
+  skipBadLines: boolean;
+  /** false: the file lacks the label column (formats.ts withoutLabel); labels read as 0. */
+  labelled?: boolean;
+  /** Rows per chunk (default 16384). */
+  chunkRows?: number;
+  onProgress?: (msg: string) => void;
+}
+
 /**
- * Encodes a file with a vocabulary saved by `LoadedData.saveVocabulary` (to score new data with a
- * trained model): same keys -> same embedding rows, same numeric transform. For a synthetic
- * vocabulary, `spec` must be the synthetic spec it was trained with, and its eval split is returned.
+ * Streams `spec`'s rows encoded with a saved vocabulary (to score new data with a trained model: same
+ * keys -> same embedding rows, same numeric transform), chunk by chunk in input order, never holding the
+ * file: `onChunk` is awaited before the next chunk is read. A synthetic spec (the one the model was
+ * trained on) yields its eval split. Resolves with the number of bad lines skipped.
  */
-export async function loadDataWithVocabulary(
+export async function streamWithVocabulary(
   spec: string,
-  vocabDir: string,
-  opts: { skipBadLines: boolean; onProgress?: (msg: string) => void },
-): Promise<{ data: EncodedData; skippedLines: number; meta: VocabularyMeta }> {
-  const { vocab, meta } = await loadVocabulary(vocabDir);
+  saved: SavedVocabulary,
+  opts: StreamOptions,
+  onChunk: (chunk: EncodedData) => Promise<void>,
+): Promise<number> {
   const src = parseDataSpec(spec, '--data');
-  if (src.kind !== meta.format) {
-    throw new UserError(`--data ${spec}: the vocabulary in ${vocabDir} was built from ${meta.format} data`);
-  }
+  if (src.kind !== saved.meta.format) throw new UserError(`--data ${spec}: the vocabulary of ${saved.from} was built from ${saved.meta.format} data`);
+  const chunkRows = opts.chunkRows ?? 16384;
   if (src.kind === 'synthetic') {
-    const generated = generateSynthetic(parseSyntheticSpec(src.spec).options, meta.numeric.kind, src.spec);
-    if (generated.fieldSizes.join() !== vocab.fieldSizes.join()) {
-      throw new UserError(`--data ${spec}: its vocabulary sizes differ from those saved in ${vocabDir}`);
+    const generated = generateSynthetic(parseSyntheticSpec(src.spec).options, saved.meta.numeric.kind, src.spec);
+    checkSavedSizes(saved, generated.fieldSizes, src.spec);
+    const e = generated.eval;
+    for (let from = 0; from < e.rows; from += chunkRows) {
+      const to = Math.min(e.rows, from + chunkRows);
+      const { numNumeric: J, numCategorical: F } = e;
+      await onChunk({ ...e, rows: to - from, labels: e.labels.subarray(from, to), numeric: e.numeric.subarray(from * J, to * J), ids: e.ids.subarray(from * F, to * F), trueProb: undefined });
     }
-    return { data: generated.eval, skippedLines: 0, meta };
+    return 0;
   }
-  const F = vocab.numFields;
+  checkSavedSizes(saved, null, src.kind);
+  const F = saved.vocab.numFields;
   const J = FORMATS[src.kind].numericColumns.length;
-  if (F !== FORMATS[src.kind].categoricalColumns.length) {
-    throw new UserError(`${vocabDir}: the saved vocabulary has ${F} fields, ${src.kind} data has ${FORMATS[src.kind].categoricalColumns.length}`);
-  }
-  const store = new RowStore(F, J);
   const summary = await readFileChunks(
     src.path,
     {
       format: src.kind,
+      labelled: opts.labelled,
+      chunkRows,
       skipBadLines: opts.skipBadLines,
       onProgress: (rows, fraction) => opts.onProgress?.(`${src.path}: ${rows} rows read (${(100 * fraction).toFixed(0)}%)`),
     },
-    (chunk) => store.addEncoded(chunk, vocab),
+    async (raw) => {
+      const ids = new Int32Array(raw.rows * F);
+      saved.vocab.encodeRows(raw.keys, raw.rows, ids, 0);
+      const numeric = new Float32Array(raw.rows * J);
+      applyNumeric(saved.meta.numeric, new Float32Array(raw.numeric), numeric, J, 0, 0, raw.rows * J);
+      await onChunk({ rows: raw.rows, numNumeric: J, numCategorical: F, labels: raw.labels, numeric, ids });
+    },
   );
-  const { data } = store.finalize(0, store.rows, null, vocab, meta.numeric);
-  return { data, skippedLines: summary.skipped, meta };
+  return summary.skipped;
 }
 
 interface StoredChunk {

@@ -14,6 +14,8 @@ import type { RawChunk } from './types.js';
 export interface ReadOptions {
   format: FormatName;
   skipBadLines: boolean;
+  /** The file has the format's label column (default true; false: formats.ts withoutLabel). */
+  labelled?: boolean;
   /** Rows per chunk (default 16384). */
   chunkRows?: number;
   /** Called about once per second with the fraction of the file read so far (compressed bytes). */
@@ -36,6 +38,7 @@ export interface ReaderRequest {
   gzip: boolean;
   size: number;
   format: FormatName;
+  labelled: boolean;
   chunkRows: number;
   skipBadLines: boolean;
 }
@@ -51,14 +54,15 @@ export type ReaderMessage =
 const WORKER_URL = new URL(`./read-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 /**
- * Reads `path`, calling `onChunk` for each chunk in file order (synchronously; the next chunk is
- * requested when it returns). Resolves with the summary; rejects with the worker's UserError (same
- * message) on bad input. The worker is terminated on success, error, or if onChunk throws.
+ * Reads `path`, calling `onChunk` for each chunk in file order, one at a time (an async onChunk is
+ * awaited before the next chunk is handed over, and the worker reads ahead only a few chunks). Resolves
+ * with the summary; rejects with the worker's UserError (same message) on bad input. The worker is
+ * terminated on success, error, or if onChunk throws.
  */
 export async function readFileChunks(
   path: string,
   opts: ReadOptions,
-  onChunk: (chunk: RawChunk) => void,
+  onChunk: (chunk: RawChunk) => void | Promise<void>,
 ): Promise<ReadSummary> {
   // Open errors and the format sniffing happen here, before a worker is started.
   const { size, gzip } = await inspect(path);
@@ -68,6 +72,7 @@ export async function readFileChunks(
     gzip,
     size,
     format: opts.format,
+    labelled: opts.labelled ?? true,
     chunkRows: opts.chunkRows ?? 16384,
     skipBadLines: opts.skipBadLines,
   };
@@ -83,11 +88,13 @@ export async function readFileChunks(
       if (err) reject(err);
       else resolve(summary as ReadSummary);
     };
-    worker.on('message', (msg: ReaderMessage) => {
+    // Messages are handled in order, each after the previous one's onChunk has settled.
+    let queue: Promise<void> = Promise.resolve();
+    const handle = async (msg: ReaderMessage): Promise<void> => {
       if (settled) return;
       try {
         if (msg.kind === 'chunk') {
-          onChunk(msg.chunk);
+          await onChunk(msg.chunk);
           rows += msg.chunk.rows;
           worker.postMessage(0); // ack: the worker may send another chunk
           if (opts.onProgress && Date.now() - lastProgress >= 1000) {
@@ -103,9 +110,13 @@ export async function readFileChunks(
       } catch (e) {
         finish(e as Error);
       }
+    };
+    worker.on('message', (msg: ReaderMessage) => {
+      queue = queue.then(() => handle(msg));
     });
     worker.on('error', (e) => finish(e));
-    worker.on('exit', (code) => finish(new Error(`reader worker for ${path} exited (code ${code}) before finishing`)));
+    // A message still queued behind an onChunk settles the read first.
+    worker.on('exit', (code) => void queue.then(() => finish(new Error(`reader worker for ${path} exited (code ${code}) before finishing`))));
   });
 }
 

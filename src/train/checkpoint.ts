@@ -51,7 +51,8 @@ export function replicaTensors(rep: Replica): { name: string; shape: number[]; d
   return out;
 }
 
-function littleEndianBytes(a: Float32Array): Uint8Array {
+/** The bytes of `a` as little-endian float32 (the checkpoint's and predict's file format). */
+export function littleEndianBytes(a: Float32Array): Uint8Array {
   const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] === 1) return bytes;
   const swapped = new Uint8Array(bytes.length);
@@ -109,8 +110,8 @@ export async function saveCheckpoint(dir: string, rep: Replica, cfg: TrainConfig
   return manifest;
 }
 
-/** Reads a checkpoint's manifest and tensors, verifying sizes and digests. */
-export async function loadCheckpoint(dir: string): Promise<{ manifest: Manifest; tensors: Map<string, Float32Array> }> {
+/** A checkpoint's manifest.json, checked to be one. */
+export async function readManifest(dir: string): Promise<Manifest> {
   const mpath = join(dir, 'manifest.json');
   let manifest: Manifest;
   try {
@@ -119,6 +120,12 @@ export async function loadCheckpoint(dir: string): Promise<{ manifest: Manifest;
     throw new UserError(`${mpath}: cannot read checkpoint manifest: ${(e as Error).message}`);
   }
   if (manifest.format !== 'ddp-ctr-checkpoint') throw new UserError(`${mpath}: not a ddp-ctr checkpoint (format ${String(manifest.format)})`);
+  return manifest;
+}
+
+/** Reads a checkpoint's manifest and tensors, verifying sizes and digests. */
+export async function loadCheckpoint(dir: string): Promise<{ manifest: Manifest; tensors: Map<string, Float32Array> }> {
+  const manifest = await readManifest(dir);
   const tensors = new Map<string, Float32Array>();
   for (const t of manifest.tensors) {
     const buf = await readFile(join(dir, t.file));
@@ -132,6 +139,32 @@ export async function loadCheckpoint(dir: string): Promise<{ manifest: Manifest;
   return { manifest, tensors };
 }
 
+/** The checkpoint's model must be `rep`'s: same model and architecture (config), same vocabulary sizes. */
+function checkSameModel(dir: string, manifest: Manifest, rep: Replica, fieldSizes: number[], where: string, hint = ''): void {
+  const theirs: Record<string, unknown> = { model: manifest.model.name, ...manifest.model.config };
+  const ours: Record<string, unknown> = { model: rep.model.name, ...rep.model.config };
+  const differing = Object.keys({ ...theirs, ...ours }).filter((k) => JSON.stringify(theirs[k]) !== JSON.stringify(ours[k]));
+  if (differing.length) {
+    const list = differing.map((k) => `${k} ${JSON.stringify(theirs[k])} (this run: ${JSON.stringify(ours[k])})`).join(', ');
+    throw new UserError(`${where} ${dir}: the checkpoint's model differs: ${list}${hint}`);
+  }
+  if (JSON.stringify(manifest.fieldSizes) !== JSON.stringify(fieldSizes)) {
+    throw new UserError(`${where} ${dir}: the checkpoint's vocabulary sizes per field ${JSON.stringify(manifest.fieldSizes)} differ from this run's ${JSON.stringify(fieldSizes)}`);
+  }
+}
+
+/** Copies the checkpoint's tensors named by `want` into `rep`'s. */
+function copyTensors(dir: string, saved: Map<string, Float32Array>, rep: Replica, where: string, want: (name: string) => boolean): void {
+  for (const t of replicaTensors(rep)) {
+    if (!want(t.name)) continue;
+    const data = saved.get(t.name);
+    if (!data || data.length !== t.data.length) throw new UserError(`${where} ${dir}: tensor ${t.name} is ${data ? `of ${data.length} values, expected ${t.data.length}` : 'missing'}`);
+    t.data.set(data);
+  }
+}
+
+const isParameter = (name: string): boolean => name.startsWith('dense/') || name.startsWith('embedding/');
+
 /**
  * Loads a checkpoint into `rep` (parameters and optimizer state) and returns its step, after checking that it
  * belongs to this job: the same model, vocabulary sizes and training flags (only --steps/--epochs may differ,
@@ -139,12 +172,7 @@ export async function loadCheckpoint(dir: string): Promise<{ manifest: Manifest;
  */
 export async function resumeFrom(dir: string, rep: Replica, cfg: TrainConfig, data: LoadedData, where = '--resume'): Promise<number> {
   const { manifest, tensors } = await loadCheckpoint(dir);
-  const mismatch = (what: string, theirs: unknown, ours: unknown): UserError =>
-    new UserError(`${where} ${dir}: the checkpoint's ${what} ${JSON.stringify(theirs)} differs from this run's ${JSON.stringify(ours)}`);
-  if (manifest.model.name !== rep.model.name || JSON.stringify(manifest.model.config) !== JSON.stringify(rep.model.config)) {
-    throw mismatch('model', manifest.model, { name: rep.model.name, config: rep.model.config });
-  }
-  if (JSON.stringify(manifest.fieldSizes) !== JSON.stringify(data.fieldSizes)) throw mismatch('vocabulary sizes per field', manifest.fieldSizes, data.fieldSizes);
+  checkSameModel(dir, manifest, rep, data.fieldSizes, where);
   const flags = (c: TrainConfig): Record<string, unknown> => {
     const { steps: _s, epochs: _e, ...rest } = JSON.parse(configFingerprint(c)) as Record<string, unknown>;
     return rest;
@@ -154,11 +182,20 @@ export async function resumeFrom(dir: string, rep: Replica, cfg: TrainConfig, da
   if (differing.length) {
     throw new UserError(`${where} ${dir}: training flags differ from the checkpoint's: ${differing.map((k) => `${k}=${JSON.stringify(ours[k])} (checkpoint: ${JSON.stringify(theirs[k])})`).join(', ')}`);
   }
-  for (const t of replicaTensors(rep)) {
-    const saved = tensors.get(t.name);
-    if (!saved || saved.length !== t.data.length) throw new UserError(`${where} ${dir}: tensor ${t.name} is ${saved ? `of ${saved.length} values, expected ${t.data.length}` : 'missing'}`);
-    t.data.set(saved);
-  }
+  copyTensors(dir, tensors, rep, where, () => true);
   rep.step = manifest.step;
   return manifest.step;
+}
+
+/**
+ * Loads only a checkpoint's parameters into `rep` (optimizer state and step stay fresh): what scoring
+ * (ddp-launch eval/predict) and fine-tuning (--init-from) start from. The architecture must be the same;
+ * every other flag may differ. Returns the manifest.
+ */
+export async function loadWeights(dir: string, rep: Replica, fieldSizes: number[], where: string): Promise<Manifest> {
+  const { manifest, tensors } = await loadCheckpoint(dir);
+  const hint = where === '--init-from' ? ' (fine-tuning keeps the architecture: give the checkpoint\'s --model, --embed-dim, --mlp and model flags)' : '';
+  checkSameModel(dir, manifest, rep, fieldSizes, where, hint);
+  copyTensors(dir, tensors, rep, where, isParameter);
+  return manifest;
 }

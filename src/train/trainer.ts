@@ -16,7 +16,7 @@ import type { EmbedGrads } from '../sync/types.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { BatchPlan, shardRange } from './batches.js';
-import { resumeFrom, saveCheckpoint } from './checkpoint.js';
+import { loadWeights, resumeFrom, saveCheckpoint } from './checkpoint.js';
 import { StepRecorder, type MetricsLog } from './metrics.js';
 import type { Logger } from '../util/log.js';
 import { checkReplicas } from './drift.js';
@@ -144,6 +144,11 @@ export async function train(
   const { model } = rep;
   const start = cfg.resume ? await resumeFrom(cfg.resume, rep, cfg, data) : 0;
   const { rank, size } = comm;
+  // A resumed fine-tune has its weights from --resume; a new one starts from the checkpoint's.
+  if (cfg.initFrom && !cfg.resume) {
+    const from = await loadWeights(cfg.initFrom, rep, data.fieldSizes, '--init-from');
+    if (rank === 0) log.info(`starting from the weights of ${cfg.initFrom} (${from.model.name}, step ${from.step}) with a fresh optimizer`);
+  }
   const F = data.train.numCategorical;
   const d = cfg.embedDim;
   const plan = new BatchPlan(data.train.rows, cfg.globalBatch, cfg.seed);

@@ -1,15 +1,20 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { checkRunOutputs, makeDirs, rescueDir } from '../util/outputs.js';
+import { checkOutput, checkRunOutputs, makeDirs, rescueDir } from '../util/outputs.js';
 import { installCpuKernels } from '../backend/blas.js';
 import * as tf from '@tensorflow/tfjs';
-import { describeChoice, selectBackend, stepOptionsFor } from '../backend/select.js';
+import { describeChoice, selectBackend, stepOptionsFor, type BackendChoice } from '../backend/select.js';
 import { setStepDefaults } from '../model/step.js';
 import { createCommunicator } from '../comm/factory.js';
 import { configFingerprint, parseWorkerArgs } from '../config/train-config.js';
-import { loadData } from '../data/load.js';
+import { loadData, loadVocabulary } from '../data/load.js';
 import { serveFromEnv } from '../ps/server.js';
-import { resolveDistEnv } from '../../topology/env.js';
+import { resolveDistEnv, type DistEnv } from '../../topology/env.js';
+import type { Communicator } from '../comm/communicator.js';
+import type { TransportName } from '../comm/transport.js';
+import { expandConfig } from '../config/config-file.js';
+import { isScoreCommand, parseScoreConfig, SCORE_FLAGS, scoreFingerprint, scoreHelp, type ScoreCommand } from '../config/score-config.js';
+import { runScore } from './score.js';
 import { CollectiveError } from '../comm/errors.js';
 import { UserError, type WorkerFatal } from '../util/errors.js';
 import { ReplicaDriftError } from './drift.js';
@@ -18,7 +23,7 @@ import { saveCheckpoint } from './checkpoint.js';
 import { formatSeconds } from './progress.js';
 import { MetricsLog, parseMetrics } from './metrics.js';
 import { runReportHtml } from '../report/html.js';
-import { createLogger, effectiveLevel } from '../util/log.js';
+import { createLogger, effectiveLevel, type Logger, type LogLevel } from '../util/log.js';
 import { packageVersion } from '../util/version.js';
 import { buildReport, type RankSummary } from './report.js';
 import { paramChecksum, train } from './trainer.js';
@@ -30,42 +35,17 @@ import { paramChecksum, train } from './trainer.js';
 async function main(argv: string[]): Promise<void> {
   // Started by ddp-launch: if the launcher dies (even by SIGKILL) the IPC channel closes; never linger.
   if (process.send) process.on('disconnect', () => process.exit(1));
+  if (isScoreCommand(argv[0])) return score(argv[0], argv.slice(1));
   const cmd = parseWorkerArgs(argv);
   if ('help' in cmd) return console.log(cmd.help);
   const cfg = cmd.cfg;
   const startedAt = new Date().toISOString();
   if (process.env.DDP_ROLE === 'server') return serveFromEnv(cfg, process.env, (line) => console.log(line));
-  debugErrors = effectiveLevel(cfg.logLevel, cfg.quiet) === 'debug';
-  const logger = createLogger(effectiveLevel(cfg.logLevel, cfg.quiet));
-  const log = logger.info;
   const dist = resolveDistEnv();
   // Before any work: a bad output path fails now, on the rank that writes, not after training.
   if (dist.rank === 0) checkRunOutputs(cfg);
-  const comm = await createCommunicator({
-    fingerprint: configFingerprint(cfg),
-    env: dist,
-    bind: cfg.bind,
-    // One --port for all ranks of a host: local rank R takes PORT+R, so they never collide.
-    port: cfg.port && cfg.port + dist.localRank,
-    collectiveTimeoutMs: cfg.collectiveTimeout * 1000,
-    transport: cfg.transport,
-    secure: cfg.secure,
-  });
-  // Stopped by a launcher (ours, mpirun, srun) or Ctrl-C: close the sockets first, so ranks on other hosts stop
-  // at their next collective instead of waiting out --collective-timeout, and quietly: the launcher says why.
-  const stop = (signal: NodeJS.Signals, code: number) => () => {
-    stopping = true;
-    void comm.close(`${STOPPING} rank ${comm.rank} got ${signal}`).finally(() => process.exit(code));
-  };
-  process.once('SIGTERM', stop('SIGTERM', 143));
-  process.once('SIGINT', stop('SIGINT', 130));
-  const choice = await selectBackend({ forced: cfg.backend });
-  setStepDefaults(stepOptionsFor(choice.name, tf));
-  const kernels = installCpuKernels(choice.name);
-  // With one GPU per rank, every rank says which one it has.
-  if (comm.rank === 0 || choice.adapter?.mapping) log(`${describeChoice(choice)}; ${kernels.description}`);
-  if (choice.adapter?.warning) logger.warn(`rank ${comm.rank}: ${choice.adapter.warning}`);
-
+  const { comm, logger, choice } = await joinJob(cfg, dist, configFingerprint(cfg));
+  const log = logger.info;
   const t = performance.now();
   const data = await loadData({
     data: cfg.data,
@@ -75,6 +55,8 @@ async function main(argv: string[]): Promise<void> {
     minCount: cfg.minCount,
     numericTransform: cfg.numeric,
     skipBadLines: cfg.skipBadLines,
+    // Fine-tuning encodes the data as the checkpoint's model was trained: same keys, same rows.
+    vocabulary: cfg.initFrom === undefined ? undefined : { ...(await loadVocabulary(cfg.initFrom)), from: cfg.initFrom },
     onProgress: comm.rank === 0 ? log : undefined,
   });
   const dataSeconds = (performance.now() - t) / 1000;
@@ -148,6 +130,61 @@ async function main(argv: string[]): Promise<void> {
       log(`checkpoint (step ${m.step}, ${m.tensors.length} tensors) written to ${at}`);
     }
   }
+  await comm.barrier();
+  await comm.close();
+}
+
+/** What joining a job takes from the flags: network, backend, output level. */
+interface JobFlags {
+  logLevel: LogLevel;
+  quiet: boolean;
+  bind?: string;
+  port: number;
+  collectiveTimeout: number;
+  transport: TransportName;
+  secure?: boolean;
+  backend: string;
+}
+
+/** Meets the other ranks, handles stop signals, and picks the tensor backend and kernels (said on rank 0). */
+async function joinJob(flags: JobFlags, dist: DistEnv, fingerprint: string): Promise<{ comm: Communicator; logger: Logger; choice: BackendChoice }> {
+  debugErrors = effectiveLevel(flags.logLevel, flags.quiet) === 'debug';
+  const logger = createLogger(effectiveLevel(flags.logLevel, flags.quiet));
+  const comm = await createCommunicator({
+    fingerprint,
+    env: dist,
+    bind: flags.bind,
+    // One --port for all ranks of a host: local rank R takes PORT+R, so they never collide.
+    port: flags.port && flags.port + dist.localRank,
+    collectiveTimeoutMs: flags.collectiveTimeout * 1000,
+    transport: flags.transport,
+    secure: flags.secure ?? false,
+  });
+  // Stopped by a launcher (ours, mpirun, srun) or Ctrl-C: close the sockets first, so ranks on other hosts stop
+  // at their next collective instead of waiting out --collective-timeout, and quietly: the launcher says why.
+  const stop = (signal: NodeJS.Signals, code: number) => () => {
+    stopping = true;
+    void comm.close(`${STOPPING} rank ${comm.rank} got ${signal}`).finally(() => process.exit(code));
+  };
+  process.once('SIGTERM', stop('SIGTERM', 143));
+  process.once('SIGINT', stop('SIGINT', 130));
+  const choice = await selectBackend({ forced: flags.backend });
+  setStepDefaults(stepOptionsFor(choice.name, tf));
+  const kernels = installCpuKernels(choice.name);
+  // With one GPU per rank, every rank says which one it has.
+  if (comm.rank === 0 || choice.adapter?.mapping) logger.info(`${describeChoice(choice)}; ${kernels.description}`);
+  if (choice.adapter?.warning) logger.warn(`rank ${comm.rank}: ${choice.adapter.warning}`);
+  return { comm, logger, choice };
+}
+
+/** `ddp-launch eval|predict` on this rank (src/train/score.ts). */
+async function score(command: ScoreCommand, argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) return console.log(scoreHelp(command));
+  const cfg = parseScoreConfig(command, expandConfig(argv, SCORE_FLAGS));
+  const dist = resolveDistEnv();
+  if (dist.rank === 0 && cfg.out) checkOutput('out', cfg.out, 'file');
+  const { comm, logger } = await joinJob(cfg, dist, scoreFingerprint(cfg));
+  await runScore(cfg, comm, logger);
   await comm.barrier();
   await comm.close();
 }
