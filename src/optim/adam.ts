@@ -4,7 +4,7 @@
  * with the step count t (1-based) passed explicitly so every rank and a resumed run agree on it.
  */
 
-import type { Optimizer } from './optimizer.js';
+import type { Optimizer } from './types.js';
 
 export interface AdamOptions {
   beta1?: number;

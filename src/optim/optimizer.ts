@@ -5,22 +5,9 @@
  * SGD step with the mean gradient, while Adam's moments (g^2, the division by sqrt(v)) make it a different update.
  */
 import { Adam, type AdamOptions } from './adam.js';
+import type { Optimizer, OptimizerName } from './types.js';
 
-export const OPTIMIZER_NAMES = ['adam', 'sgd'] as const;
-export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
-
-export interface Optimizer {
-  readonly name: OptimizerName;
-  /**
-   * Per-weight state arrays (Adam: m, v; SGD: none), aligned with the weights: checkpointed, compared by the
-   * drift guard and averaged with the parameters by local SGD.
-   */
-  readonly state: readonly { name: string; data: Float32Array }[];
-  /** Updates every weight w[i] with g[i] at step t (1-based). */
-  updateDense(w: Float32Array, g: Float32Array, lr: number, t: number): void;
-  /** Updates rows ids[i] of a [rows, dim] table with the packed rows g[i*dim ..] (distinct ids); others untouched. */
-  updateRows(w: Float32Array, ids: Int32Array, g: Float32Array, dim: number, lr: number, t: number): void;
-}
+export { OPTIMIZER_NAMES, type Optimizer, type OptimizerName } from './types.js';
 
 /** Plain SGD, w -= lr * g: stateless. */
 export class Sgd implements Optimizer {

@@ -6,7 +6,7 @@
  */
 import { unpack } from 'msgpackr';
 import { isCount, packFrame } from '../comm/wire.js';
-import type { ReplicaShape } from '../train/trainer.js';
+import type { ReplicaShape } from '../train/replica.js';
 import { UserError } from '../util/errors.js';
 
 /** The port of server `server` (of `servers`): DDP_SERVER_PORTS[server], else MASTER_PORT + 1 + server. */

@@ -17,7 +17,7 @@ import { decodeSparse, type SparseGrad } from '../model/merge.js';
 import { createOptimizer, type Optimizer } from '../optim/optimizer.js';
 import { denseLrAt } from '../optim/schedule.js';
 import { shardRange } from '../train/batches.js';
-import { buildReplica, type Replica, type ReplicaShape } from '../train/trainer.js';
+import { buildReplica, type Replica, type ReplicaShape } from '../train/replica.js';
 import { bindTcp, resolveIPv4 } from '../../topology/address.js';
 import { curveKeysFromToken, curveServer, type CurveKeys } from '../comm/curve.js';
 import { UserError } from '../util/errors.js';

@@ -1,7 +1,7 @@
 import type { Communicator } from '../comm/communicator.js';
 import { mergeRows } from '../model/merge.js';
 import type { Optimizer } from '../optim/optimizer.js';
-import type { Replica } from '../train/trainer.js';
+import type { Replica } from '../train/replica.js';
 import { AllreduceSync, unpack } from './allreduce.js';
 import type { Meter, Traffic } from './meter.js';
 import type { GlobalGrads, LocalGrads } from './types.js';

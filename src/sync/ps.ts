@@ -4,7 +4,7 @@ import { curveClient, type CurveKeys } from '../comm/curve.js';
 import { decodeReply, encodeHeader, f32, frameOf, i32, type Reply, type Request } from '../ps/protocol.js';
 import { splitByOwner, uniqueByOwner, unpackRows } from '../ps/shard.js';
 import { shardRange } from '../train/batches.js';
-import type { Replica, ReplicaShape } from '../train/trainer.js';
+import type { Replica, ReplicaShape } from '../train/replica.js';
 import { UserError } from '../util/errors.js';
 import { packageVersion } from '../util/version.js';
 import { AllreduceSync } from './allreduce.js';

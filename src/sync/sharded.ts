@@ -4,7 +4,7 @@ import { f32, i32 } from '../ps/protocol.js';
 import { applyRows, copyRows, ownedRows, packRows, splitByOwner, uniqueByOwner, unpackRows, type RowArrays } from '../ps/shard.js';
 import { EmbeddingTable } from '../model/embedding.js';
 import { EmbeddingUpdater, type EmbedUpdateStats } from '../optim/embed-update.js';
-import type { Replica } from '../train/trainer.js';
+import type { Replica } from '../train/replica.js';
 import { AllreduceSync, SPARSE_LANE } from './allreduce.js';
 import type { GlobalGrads, LocalGrads } from './types.js';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Communicator } from '../comm/communicator.js';
-import type { Replica } from './trainer.js';
+import type { Replica } from './replica.js';
 import { replicaTensors } from './checkpoint.js';
 
 const DIGEST_BYTES = 8;

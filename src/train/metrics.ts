@@ -7,12 +7,22 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UserError } from '../util/errors.js';
-import type { RunIdentity } from './report.js';
 import { makeDirs } from '../util/outputs.js';
 
 interface Stamp {
   time: string;
   elapsed: number;
+}
+
+/** What ran: the head of the report and of the --metrics start record. */
+export interface RunIdentity {
+  worldSize: number;
+  model: string;
+  sync: string;
+  backend: string;
+  data: string;
+  globalBatch: number;
+  steps: number;
 }
 
 /** Once, before the first step: what runs. */

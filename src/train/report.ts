@@ -1,5 +1,6 @@
 import type { TrainConfig } from '../config/train-config.js';
 import type { LoadedData } from '../data/types.js';
+import type { RunIdentity } from './metrics.js';
 import type { TrainResult } from './trainer.js';
 
 export interface RankSummary {
@@ -13,17 +14,6 @@ export interface RankSummary {
    * the rest is start-up proper (Node, modules, rendezvous, backend, model).
    */
   startup: { toFirstStep: number; data: number };
-}
-
-/** What ran: the head of the report and of the --metrics start record. */
-export interface RunIdentity {
-  worldSize: number;
-  model: string;
-  sync: string;
-  backend: string;
-  data: string;
-  globalBatch: number;
-  steps: number;
 }
 
 /** The `--report FILE` JSON: one object per run, the same keys for every model, data set and world size. */

@@ -4,17 +4,12 @@ import type { TrainConfig } from '../config/train-config.js';
 import type { LoadedData, EncodedData } from '../data/types.js';
 import { auc, logloss } from '../metrics/auc.js';
 import { fillRows, gatherBatch } from '../model/batch.js';
-import { EmbeddingTable } from '../model/embedding.js';
-import { createModel, initDense } from '../model/registry.js';
 import { describeTransfer, GradientComputer, type TransferStats } from '../model/step.js';
-import type { CtrModel } from '../model/types.js';
-import { EmbeddingUpdater, type EmbedUpdateStats } from '../optim/embed-update.js';
-import { createOptimizer, type Optimizer } from '../optim/optimizer.js';
-import { denseLrAt, resolveHyper, type Hyper } from '../optim/schedule.js';
+import type { EmbedUpdateStats } from '../optim/embed-update.js';
+import { denseLrAt } from '../optim/schedule.js';
 import { createSync } from '../sync/registry.js';
 import type { EmbedGrads } from '../sync/types.js';
 import { UserError } from '../util/errors.js';
-import { Rng } from '../util/rng.js';
 import { BatchPlan, shardRange } from './batches.js';
 import { loadWeights, resumeFrom, saveCheckpoint } from './checkpoint.js';
 import { StepRecorder, type MetricsLog } from './metrics.js';
@@ -22,18 +17,7 @@ import type { Logger } from '../util/log.js';
 import { checkReplicas } from './drift.js';
 import { firstNonFinite, injectedNaN, NonFiniteError } from './numerics.js';
 import { Progress } from './progress.js';
-
-/** Everything a replica holds: the parameters and their optimizer state, all plain Float32Arrays. */
-export interface Replica {
-  model: CtrModel;
-  dense: Float32Array;
-  denseOpt: Optimizer;
-  field: EmbeddingTable;
-  first: EmbeddingTable;
-  embed: EmbeddingUpdater;
-  hyper: Hyper;
-  step: number;
-}
+import { buildReplica, shapeOf, type Replica } from './replica.js';
 
 export interface EvalResult {
   auc: number;
@@ -65,57 +49,6 @@ export interface TrainResult {
   firstStepAt: number;
   /** Mean distinct embedding IDs per step: in this rank's shard, and in the global batch. */
   uniqueIdsPerStep: { local: number; global: number };
-}
-
-/** The sizes a replica is built from: the data's, without the data (a parameter server has none). */
-export interface ReplicaShape {
-  numFields: number;
-  numNumeric: number;
-  /** Rows of the concatenated embedding table. */
-  totalRows: number;
-  trainRows: number;
-}
-
-export function shapeOf(data: LoadedData): ReplicaShape {
-  return { numFields: data.train.numCategorical, numNumeric: data.train.numNumeric, totalRows: data.totalRows, trainRows: data.train.rows };
-}
-
-export function buildReplica(cfg: TrainConfig, shape: ReplicaShape): Replica {
-  const model = createModel(cfg.model, {
-    numFields: shape.numFields,
-    numNumeric: shape.numNumeric,
-    embedDim: cfg.embedDim,
-    mlp: cfg.mlp,
-    crossLayers: cfg.crossLayers,
-    lowRank: cfg.lowRank,
-    experts: cfg.experts,
-  });
-  // Every rank draws the same initial values from the seed: replicas start identical without a broadcast.
-  const dense = initDense(model, new Rng(cfg.seed, 1));
-  const field = EmbeddingTable.normal(shape.totalRows, cfg.embedDim, cfg.embedInitStd, new Rng(cfg.seed, 2));
-  const first = new EmbeddingTable(shape.totalRows, 1);
-  const stepsPerEpoch = Math.ceil(shape.trainRows / cfg.globalBatch);
-  const hyper = resolveHyper({
-    rule: cfg.scaleRule,
-    globalBatch: cfg.globalBatch,
-    baseBatch: cfg.baseBatch,
-    lr: cfg.lr,
-    lrEmbed: cfg.lrEmbed,
-    l2: cfg.l2,
-    warmupSteps: cfg.warmupSteps,
-    stepsPerEpoch,
-  });
-  const embed = new EmbeddingUpdater(field, first, {
-    mode: cfg.embedUpdate,
-    lr: hyper.lrEmbed,
-    lambda: hyper.l2,
-    clip: cfg.cowclip,
-    ratio: cfg.cowclipRatio,
-    zeta: cfg.cowclipZeta,
-    form: cfg.cowclipForm,
-    optimizer: cfg.optimizer,
-  });
-  return { model, dense, denseOpt: createOptimizer(cfg.optimizer, model.numDense), field, first, embed, hyper, step: 0 };
 }
 
 /** Total optimizer steps of the run: --steps, else --epochs passes (rounded up to whole steps). */
