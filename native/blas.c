@@ -1,8 +1,8 @@
 /*
- * ddp_blas: single-precision GEMM from a BLAS library found at run time (dlopen), for the tfjs MatMul kernels
- * of src/backend/blas.ts. Nothing here links against a BLAS: the module builds wherever a C compiler and
- * Node's headers are, and says at load time whether a library was found (OpenBLAS from Debian's
- * libopenblas0, or the one DDP_BLAS_LIB names).
+ * ddp_blas: single-precision GEMM for the tfjs MatMul kernels of src/backend/blas.ts, from a BLAS library found
+ * at run time (dlopen) or our own (gemm.c), and the other native kernels. Nothing here links against a BLAS:
+ * the module builds wherever a C compiler and Node's headers are, and says at load time whether a library was
+ * found (OpenBLAS from Debian's libopenblas0-pthread, or the one DDP_BLAS_LIB names).
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -25,6 +25,11 @@ static get_threads_fn get_threads = NULL;
 static char library[512] = "";
 static char load_error[1024] = "";
 
+/* gemm.c */
+bool gemm_sgemm(bool ta, bool tb, int m, int n, int k, const float *a, const float *b, float *c, float beta);
+const char *gemm_select(bool portable);
+void gemm_set_threads(int n);
+
 static void load_blas(void) {
   const char *named = getenv("DDP_BLAS_LIB");
   const char *candidates[] = {named, "libopenblas.so.0", "libopenblas.so", "libopenblasp-r0.so", NULL};
@@ -33,7 +38,9 @@ static void load_blas(void) {
     if (!name || !*name) continue;
     void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
-      snprintf(load_error, sizeof load_error, "%s", dlerror());
+      /* The first failure says most: DDP_BLAS_LIB's when named, else libopenblas.so.0's (the Debian package's). */
+      const char *why = dlerror();
+      if (!*load_error) snprintf(load_error, sizeof load_error, "%s", why);
       continue;
     }
     sgemm = (sgemm_fn)dlsym(h, "cblas_sgemm");
@@ -45,6 +52,7 @@ static void load_blas(void) {
     set_threads = (threads_fn)dlsym(h, "openblas_set_num_threads");
     get_threads = (get_threads_fn)dlsym(h, "openblas_get_num_threads");
     snprintf(library, sizeof library, "%s", name);
+    load_error[0] = 0;
     return;
   }
 }
@@ -91,26 +99,59 @@ static int int_arg(napi_env env, napi_value v) {
   return x;
 }
 
-/* sgemm(transA, transB, m, n, k, a, b, c, beta): c = a' b' (+ beta c), row-major, a' is m x k, b' is k x n. */
-static napi_value js_sgemm(napi_env env, napi_callback_info info) {
-  napi_value argv[9];
-  if (!get_args(env, info, 9, argv, "sgemm")) return NULL;
-  if (!sgemm) return throw_error(env, "ddp_blas.sgemm: no BLAS library loaded");
+/* A product's arguments (transA, transB, m, n, k, a, b, c, beta), checked; false (with a JS error pending) otherwise. */
+typedef struct {
   bool ta, tb;
-  napi_get_value_bool(env, argv[0], &ta);
-  napi_get_value_bool(env, argv[1], &tb);
-  int m = int_arg(env, argv[2]), n = int_arg(env, argv[3]), k = int_arg(env, argv[4]);
+  int m, n, k;
+  float *a, *b, *c;
+  double beta;
+} gemm_args;
+
+static bool get_gemm_args(napi_env env, napi_callback_info info, const char *what, gemm_args *g) {
+  napi_value argv[9];
+  if (!get_args(env, info, 9, argv, what)) return false;
+  napi_get_value_bool(env, argv[0], &g->ta);
+  napi_get_value_bool(env, argv[1], &g->tb);
+  g->m = int_arg(env, argv[2]), g->n = int_arg(env, argv[3]), g->k = int_arg(env, argv[4]);
   size_t la, lb, lc;
-  float *a = floats(env, argv[5], &la), *b = floats(env, argv[6], &lb), *c = floats(env, argv[7], &lc);
-  if (!a || !b || !c) return NULL;
-  double beta = 0;
-  napi_get_value_double(env, argv[8], &beta);
-  if (m < 0 || n < 0 || k < 0 || la < (size_t)m * k || lb < (size_t)k * n || lc < (size_t)m * n) {
-    return throw_error(env, "ddp_blas.sgemm: array too small for the shapes");
+  if (!(g->a = floats(env, argv[5], &la)) || !(g->b = floats(env, argv[6], &lb)) || !(g->c = floats(env, argv[7], &lc))) return false;
+  g->beta = 0;
+  napi_get_value_double(env, argv[8], &g->beta);
+  if (g->m < 0 || g->n < 0 || g->k < 0 || la < (size_t)g->m * g->k || lb < (size_t)g->k * g->n || lc < (size_t)g->m * g->n) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "ddp_blas.%s: array too small for the shapes", what);
+    throw_error(env, msg);
+    return false;
   }
-  if (m == 0 || n == 0) return NULL;
-  sgemm(RowMajor, ta ? Trans : NoTrans, tb ? Trans : NoTrans, m, n, k, 1.0f, a, ta ? m : k, b, tb ? k : n, (float)beta, c, n);
+  return true;
+}
+
+/* sgemm(transA, transB, m, n, k, a, b, c, beta): c = a' b' (+ beta c), row-major, a' is m x k, b' is k x n; the BLAS library's. */
+static napi_value js_sgemm(napi_env env, napi_callback_info info) {
+  gemm_args g;
+  if (!get_gemm_args(env, info, "sgemm", &g)) return NULL;
+  if (!sgemm) return throw_error(env, "ddp_blas.sgemm: no BLAS library loaded");
+  if (g.m == 0 || g.n == 0) return NULL;
+  sgemm(RowMajor, g.ta ? Trans : NoTrans, g.tb ? Trans : NoTrans, g.m, g.n, g.k, 1.0f, g.a, g.ta ? g.m : g.k, g.b, g.tb ? g.k : g.n, (float)g.beta, g.c, g.n);
   return NULL;
+}
+
+/* gemm(...): the same product by our own GEMM (gemm.c). */
+static napi_value js_gemm(napi_env env, napi_callback_info info) {
+  gemm_args g;
+  if (!get_gemm_args(env, info, "gemm", &g)) return NULL;
+  if (!gemm_sgemm(g.ta, g.tb, g.m, g.n, g.k, g.a, g.b, g.c, (float)g.beta)) return throw_error(env, "ddp_blas.gemm: out of memory for the packing buffers");
+  return NULL;
+}
+
+/* selectGemmKernel(portable): our GEMM's micro-kernel, the CPU's fastest or (true) the portable C one; returns its name. */
+static napi_value js_select_gemm_kernel(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  if (!get_args(env, info, 1, argv, "selectGemmKernel")) return NULL;
+  bool portable = false;
+  napi_get_value_bool(env, argv[0], &portable);
+  napi_create_string_utf8(env, gemm_select(portable), NAPI_AUTO_LENGTH, &out);
+  return out;
 }
 
 /* info(): { library, error, threads } — library '' when none was found (error says why). */
@@ -126,11 +167,13 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* setThreads(n): the threads of the library's sgemm and of ours. */
 static napi_value js_set_threads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (set_threads && argc == 1) set_threads(int_arg(env, argv[0]));
+  if (!get_args(env, info, 1, argv, "setThreads")) return NULL;
+  const int n = int_arg(env, argv[0]);
+  if (set_threads) set_threads(n);
+  gemm_set_threads(n);
   return NULL;
 }
 
@@ -313,8 +356,11 @@ static napi_value js_merge_slots(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   load_blas();
+  gemm_select(false);
   napi_property_descriptor props[] = {
     {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_default, NULL},
+    {"gemm", NULL, js_gemm, NULL, NULL, NULL, napi_default, NULL},
+    {"selectGemmKernel", NULL, js_select_gemm_kernel, NULL, NULL, NULL, napi_default, NULL},
     {"info", NULL, js_info, NULL, NULL, NULL, napi_default, NULL},
     {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
     {"adam", NULL, js_adam, NULL, NULL, NULL, napi_default, NULL},
@@ -323,7 +369,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"gather", NULL, js_gather, NULL, NULL, NULL, napi_default, NULL},
     {"mergeSlots", NULL, js_merge_slots, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 8, props);
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
 }
 

@@ -1,12 +1,14 @@
 /**
  * Faster CPU kernels slotted into tfjs's kernel registry by name, as tfjs-core intends: BatchMatMul and
- * _FusedMatMul run as OpenBLAS sgemm calls (native/blas.c, built at install when a compiler is there, the
- * library found at run time) on the wasm and cpu backends. tfjs's own CPU matmul runs at ~1.7 GFLOP/s here,
- * OpenBLAS at ~80 (../shared/STACK-NOTES.md), and matmuls are most of a training step. The same module gives
- * the optimizer a whole-array Adam step (bit-identical to the JavaScript loop, ~2x faster: it is what
- * `--embed-update dense` runs over every embedding row every step). Models are untouched;
- * whatever the native path does not cover (other dtypes, broadcasting batches, other activations) goes to
- * the backend's own kernel.
+ * _FusedMatMul run as sgemm calls on the wasm and cpu backends, through native/blas.c (built at install when a
+ * compiler is there): OpenBLAS's when the library is found at run time, else our own blocked AVX2/FMA GEMM
+ * (native/gemm.c, ~the same speed here on the models' shapes: bench/gemm.ts), so that a machine without Debian's
+ * libopenblas0-pthread is not left with tfjs's own CPU matmul (~1.7 GFLOP/s here, against ~80-100: matmuls are
+ * most of a training step). DDP_GEMM=builtin forces ours, DDP_GEMM=openblas requires OpenBLAS, DDP_GEMM_ISA=portable
+ * runs ours on its portable C kernel, DDP_BLAS=off leaves tfjs's own kernels. The same module gives the optimizer
+ * a whole-array Adam step (bit-identical to the JavaScript loop, ~2x faster: it is what `--embed-update dense`
+ * runs over every embedding row every step). Models are untouched; whatever the native path does not cover
+ * (other dtypes, broadcasting batches, other activations) goes to the backend's own kernel.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -17,19 +19,29 @@ import { setGatherKernel, type GatherKernel } from '../model/embedding.js';
 import { setMergeSlotsKernel, type MergeSlotsKernel } from '../model/merge.js';
 import { setDenseAdamKernel, type DenseAdamKernel } from '../optim/adam.js';
 
-interface NativeBlas {
+/** c = op(a) op(b) (+ beta c), row-major; op(a) is m x k, op(b) k x n. */
+export type Sgemm = (transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, beta: number) => void;
+
+export interface NativeBlas {
   adam: DenseAdamKernel;
   gather: GatherKernel;
   mergeSlots: MergeSlotsKernel;
   transpose(src: Float32Array, rows: number, cols: number, dst: Float32Array): void;
   copy2d(src: Float32Array, srcStride: number, srcCol: number, dst: Float32Array, dstStride: number, dstCol: number, rows: number, width: number): void;
-  sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, beta: number): void;
+  /** The BLAS library's cblas_sgemm (throws when none was found). */
+  sgemm: Sgemm;
+  /** Ours (native/gemm.c). */
+  gemm: Sgemm;
+  /** Our GEMM's micro-kernel: the CPU's fastest, or (true) the portable C one; returns its name ('AVX2/FMA', 'portable C'). */
+  selectGemmKernel(portable: boolean): string;
+  /** library: the BLAS library's file name, '' when none was found (error says why). */
   info(): { library: string; error: string; threads: number };
+  /** Threads of both sgemms. */
   setThreads(n: number): void;
 }
 
 export interface KernelChoice {
-  /** The library serving the kernels, or null when tfjs's own run. */
+  /** What serves the matmuls: the BLAS library's file name, 'built-in' (native/gemm.c), or null (tfjs's own, or a GPU backend's). */
   library: string | null;
   threads: number;
   /** One line for the log. */
@@ -45,7 +57,8 @@ interface Override {
   name: string;
   /** Backends it replaces the kernel of. */
   on: readonly string[];
-  kernel(native: NativeBlas, memory: Memory, args: KernelArgs, fallback: tf.KernelFunc): tf.TensorInfo | tf.TensorInfo[];
+  /** `sgemm`: the one chosen for the matmuls. */
+  kernel(native: NativeBlas, memory: Memory, args: KernelArgs, fallback: tf.KernelFunc, sgemm: Sgemm): tf.TensorInfo | tf.TensorInfo[];
 }
 
 const OVERRIDES: readonly Override[] = [
@@ -70,31 +83,62 @@ function nativePath(): string | null {
   return null;
 }
 
-/** The native module with a BLAS loaded, or why not. */
+/** The native module (its own kernels need no BLAS library), or why not. */
 export function loadNativeBlas(env: NodeJS.ProcessEnv = process.env): NativeBlas | string {
   if (env.DDP_BLAS === 'off') return 'disabled by DDP_BLAS=off';
   const path = nativePath();
   if (!path) return 'native module not built (npm ci builds it where a C compiler is; see the README)';
-  let native: NativeBlas;
   try {
-    native = createRequire(import.meta.url)(path) as NativeBlas;
+    return createRequire(import.meta.url)(path) as NativeBlas;
   } catch (err) {
     return `native module does not load: ${(err as Error).message.split('\n')[0]}`;
   }
-  const { library, error } = native.info();
-  return library ? native : `no BLAS library found (${error || 'install libopenblas0'}; or set DDP_BLAS_LIB)`;
+}
+
+export interface GemmChoice {
+  /** OpenBLAS's (or DDP_BLAS_LIB's) or ours. */
+  sgemm: Sgemm;
+  /** The library's file name, or 'built-in'. */
+  library: string;
+  /** For the log: 'OpenBLAS sgemm' or 'built-in sgemm'. */
+  name: string;
+  /** The library's file name, or our kernel's ISA ('AVX2/FMA', 'portable C'). */
+  detail: string;
+  /** Why ours runs, for the log: '' with OpenBLAS. */
+  why: string;
 }
 
 /**
- * Registers the native kernels for `backendName` (wasm or cpu; other backends have their own fast matmuls).
- * Threads: DDP_BLAS_THREADS, else this host's cores shared by its ranks (LOCAL_WORLD_SIZE).
+ * The sgemm for the matmuls: the BLAS library when one was found, else ours. DDP_GEMM=builtin forces ours,
+ * DDP_GEMM=openblas requires the library (throws without it); DDP_GEMM_ISA=portable runs ours on its portable C
+ * kernel instead of the CPU's fastest.
+ */
+export function chooseGemm(native: NativeBlas, env: NodeJS.ProcessEnv = process.env): GemmChoice {
+  const want = env.DDP_GEMM ?? '';
+  if (!['', 'builtin', 'openblas'].includes(want)) throw new Error(`DDP_GEMM=${want}: expected builtin or openblas`);
+  const isa = env.DDP_GEMM_ISA ?? '';
+  if (!['', 'portable'].includes(isa)) throw new Error(`DDP_GEMM_ISA=${isa}: expected portable (or unset: the CPU's fastest)`);
+  const { library, error } = native.info();
+  const install = 'apt install libopenblas0-pthread for OpenBLAS';
+  if (want === 'openblas' && !library) throw new Error(`DDP_GEMM=openblas: no BLAS library found (${error}): ${install}, or set DDP_BLAS_LIB`);
+  if (library && want !== 'builtin') return { sgemm: native.sgemm, library, name: 'OpenBLAS sgemm', detail: library, why: '' };
+  const detail = native.selectGemmKernel(isa === 'portable');
+  const missing = env.DDP_BLAS_LIB ? `DDP_BLAS_LIB=${env.DDP_BLAS_LIB} did not load (${error})` : 'libopenblas0-pthread not installed';
+  return { sgemm: native.gemm, library: 'built-in', name: 'built-in sgemm', detail, why: library ? `DDP_GEMM=builtin: OpenBLAS (${library}) found, not used` : `${missing}: ${install}` };
+}
+
+/**
+ * Registers the native kernels for `backendName` (wasm or cpu; other backends have their own fast matmuls), the
+ * matmuls on chooseGemm's sgemm (which throws on a bad DDP_GEMM or DDP_GEMM_ISA, or DDP_GEMM=openblas without
+ * OpenBLAS). Threads: DDP_BLAS_THREADS, else this host's cores shared by its ranks (LOCAL_WORLD_SIZE).
  */
 export function installCpuKernels(backendName: string, env: NodeJS.ProcessEnv = process.env): KernelChoice {
   const none = (why: string): KernelChoice => ({ library: null, threads: 0, description: `native kernels: none, tfjs's own run (${why})`, restore: () => undefined });
   const native = loadNativeBlas(env);
   if (typeof native === 'string') return none(native);
+  const gemm = backendName === 'wasm' || backendName === 'cpu' ? chooseGemm(native, env) : null;
   const host = installHostKernels(native);
-  if (backendName !== 'wasm' && backendName !== 'cpu') {
+  if (!gemm) {
     // A GPU backend brings its own tensor kernels; the embedding lookup, the per-ID merge and the dense
     // weights' optimizer step still run on the host.
     return { library: null, threads: 0, description: `native kernels on ${backendName}: ${HOST_KERNELS} (${backendName} brings its own tensor kernels)`, restore: host };
@@ -107,14 +151,13 @@ export function installCpuKernels(backendName: string, env: NodeJS.ProcessEnv = 
   for (const [i, o] of installed.entries()) {
     const fallback = originals[i].kernelFunc;
     tf.unregisterKernel(o.name, backendName);
-    tf.registerKernel({ kernelName: o.name, backendName, kernelFunc: (args) => o.kernel(native, memory, args, fallback) });
+    tf.registerKernel({ kernelName: o.name, backendName, kernelFunc: (args) => o.kernel(native, memory, args, fallback, gemm.sgemm) });
   }
-  const { library } = native.info();
   return {
-    library,
+    library: gemm.library,
     threads,
     description:
-      `native kernels on ${backendName}: OpenBLAS sgemm (${library}, ${threads} thread${threads > 1 ? 's' : ''}) for BatchMatMul, _FusedMatMul; ` +
+      `native kernels on ${backendName}: ${gemm.name} (${gemm.detail}, ${threads} thread${threads > 1 ? 's' : ''}${gemm.why ? `; ${gemm.why}` : ''}) for BatchMatMul, _FusedMatMul; ` +
       `tiled Transpose; block-copy SplitV, Concat${installed.some((o) => o.name === 'Identity') ? '; zero-copy Identity' : ''}; ${HOST_KERNELS}`,
     restore: () => {
       host();
@@ -176,7 +219,7 @@ const cpuMemory: Memory = {
  * BatchMatMul and _FusedMatMul (bias, then linear or ReLU): one sgemm per batch item, a or b broadcast when
  * its batch is 1. Anything else goes to `fallback`, the backend's own kernel.
  */
-function matMul(native: NativeBlas, memory: Memory, args: KernelArgs, fallback: tf.KernelFunc): tf.TensorInfo | tf.TensorInfo[] {
+function matMul(_native: NativeBlas, memory: Memory, args: KernelArgs, fallback: tf.KernelFunc, sgemm: Sgemm): tf.TensorInfo | tf.TensorInfo[] {
   const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
   const { transposeA, transposeB, activation } = args.attrs as { transposeA: boolean; transposeB: boolean; activation?: string };
   if (!a || !b || a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || a.shape.length !== b.shape.length) return fallback(args);
@@ -197,7 +240,7 @@ function matMul(native: NativeBlas, memory: Memory, args: KernelArgs, fallback: 
   for (let i = 0; i < batch; i++) {
     const ai = batchA === 1 ? 0 : i;
     const bi = batchB === 1 ? 0 : i;
-    native.sgemm(
+    sgemm(
       transposeA,
       transposeB,
       m,
