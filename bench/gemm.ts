@@ -92,6 +92,7 @@ function benchShape(native: NativeBlas, openblas: boolean, s: Shape, threads: nu
 
 type TrainMode = 'openblas' | 'builtin' | 'tfjs';
 const TRAIN_ENV: Record<TrainMode, NodeJS.ProcessEnv> = { openblas: { DDP_GEMM: 'openblas' }, builtin: { DDP_GEMM: 'builtin' }, tfjs: { DDP_BLAS: 'off' } };
+const TRAIN_LABEL: Record<TrainMode, string> = { openblas: 'OpenBLAS (DDP_GEMM=openblas)', builtin: 'built-in (DDP_GEMM=builtin)', tfjs: "tfjs's own (DDP_BLAS=off)" };
 /** What rank 0's start-up line must say in each mode (a mislabelled run would make the ratio meaningless). */
 const TRAIN_LOG: Record<TrainMode, RegExp> = { openblas: /native kernels on wasm: OpenBLAS sgemm/, builtin: /native kernels on wasm: built-in sgemm/, tfjs: /native kernels: none/ };
 
@@ -176,7 +177,7 @@ async function main(): Promise<void> {
     console.log(
       markdownTable(
         ['run', 'sgemm', 'median wall s', 'runs (s)'],
-        modes.map((m) => [train.command, m === 'tfjs' ? "tfjs's own (DDP_BLAS=off)" : `${m} (DDP_GEMM=${m})`, f(train.medianSeconds[m]), train.seconds[m].map((x) => x.toFixed(1)).join(', ')]),
+        modes.map((m) => [train.command, TRAIN_LABEL[m], f(train.medianSeconds[m]), train.seconds[m].map((x) => x.toFixed(1)).join(', ')]),
         [0, 1],
       ),
     );

@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setGatherKernel, type GatherKernel } from '../model/embedding.js';
 import { setMergeSlotsKernel, type MergeSlotsKernel } from '../model/merge.js';
 import { setDenseAdamKernel, type DenseAdamKernel } from '../optim/adam.js';
+import { UserError } from '../util/errors.js';
 
 /** c = op(a) op(b) (+ beta c), row-major; op(a) is m x k, op(b) k x n. */
 export type Sgemm = (transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, beta: number) => void;
@@ -115,12 +116,12 @@ export interface GemmChoice {
  */
 export function chooseGemm(native: NativeBlas, env: NodeJS.ProcessEnv = process.env): GemmChoice {
   const want = env.DDP_GEMM ?? '';
-  if (!['', 'builtin', 'openblas'].includes(want)) throw new Error(`DDP_GEMM=${want}: expected builtin or openblas`);
+  if (!['', 'builtin', 'openblas'].includes(want)) throw new UserError(`DDP_GEMM=${want}: expected builtin or openblas`);
   const isa = env.DDP_GEMM_ISA ?? '';
-  if (!['', 'portable'].includes(isa)) throw new Error(`DDP_GEMM_ISA=${isa}: expected portable (or unset: the CPU's fastest)`);
+  if (!['', 'portable'].includes(isa)) throw new UserError(`DDP_GEMM_ISA=${isa}: expected portable (or unset: the CPU's fastest)`);
   const { library, error } = native.info();
   const install = 'apt install libopenblas0-pthread for OpenBLAS';
-  if (want === 'openblas' && !library) throw new Error(`DDP_GEMM=openblas: no BLAS library found (${error}): ${install}, or set DDP_BLAS_LIB`);
+  if (want === 'openblas' && !library) throw new UserError(`DDP_GEMM=openblas: no BLAS library found (${error}): ${install}, or set DDP_BLAS_LIB`);
   if (library && want !== 'builtin') return { sgemm: native.sgemm, library, name: 'OpenBLAS sgemm', detail: library, why: '' };
   const detail = native.selectGemmKernel(isa === 'portable');
   const missing = env.DDP_BLAS_LIB ? `DDP_BLAS_LIB=${env.DDP_BLAS_LIB} did not load (${error})` : 'libopenblas0-pthread not installed';
