@@ -1,7 +1,7 @@
 /*
  * Our own single-precision GEMM, for machines without a BLAS library (blas.c uses it when dlopen finds none, or
- * when told to): tfjs's own matmuls are ~50x slower than OpenBLAS here, and a first run without Debian's
- * libopenblas0-pthread took 88 s instead of 15-22.
+ * when told to): tfjs's own matmuls are ~50x slower than OpenBLAS here, and without Debian's libopenblas0-pthread
+ * the default run took 27 s instead of 14.5 (bench/gemm.ts --train; 88 s in issue #15's first run).
  *
  * The usual blocked scheme (Goto; BLIS's loop order): op(B) is packed KC rows at a time into NR-wide column
  * slivers shared by all threads, op(A) into MR-tall row slivers per thread (MC rows, sized for L2), and an
