@@ -70,7 +70,7 @@ export class KeyTable {
 }
 
 /** Doubles a typed array's capacity to at least `n`, keeping its contents. */
-export function grow<T extends Float64Array | Int32Array>(a: T, n: number): T {
+export function grow<T extends Float64Array | Float32Array | Int32Array>(a: T, n: number): T {
   const b = new (a.constructor as new (n: number) => T)(Math.max(n, 8));
   b.set(a);
   return b;

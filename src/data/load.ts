@@ -125,20 +125,17 @@ async function loadFiles(
   const read = (file: string, onChunk: (c: RawChunk) => void) =>
     readFileChunks(file, { format, skipBadLines: opts.skipBadLines, onProgress: progress(file) }, onChunk);
 
+  // How rows become ids: counted into the vocabulary being built, or encoded with the fixed one.
+  const addTrain = (c: RawChunk) => (fixed ? train.addEncoded(c, fixed.vocab) : train.addCounted(c, counter));
+  const addEval = (c: RawChunk) => (fixed ? evalStore.addEncoded(c, fixed.vocab) : evalStore.addRegistered(c, counter));
   const trainRead = await read(path, (chunk) => {
-    if (fixed && split?.kind === 'random') {
+    if (split?.kind === 'random') {
       const { a, b } = partition(chunk, F, J, (line) => isEvalLine(opts.seed, line, split.fraction));
-      train.addEncoded(a, fixed.vocab);
-      evalStore.addEncoded(b, fixed.vocab);
-    } else if (fixed) {
-      train.addEncoded(chunk, fixed.vocab);
-    } else if (split?.kind === 'random') {
-      const { a, b } = partition(chunk, F, J, (line) => isEvalLine(opts.seed, line, split.fraction));
-      train.addCounted(a, counter);
-      evalStore.addRegistered(b, counter);
+      addTrain(a);
+      addEval(b);
     } else {
       // Sequential: everything is counted now, and the eval tail's counts are taken back below.
-      train.addCounted(chunk, counter);
+      addTrain(chunk);
     }
   });
   let skipped = trainRead.skipped;
@@ -251,8 +248,8 @@ export async function streamWithVocabulary(
     async (raw) => {
       const ids = new Int32Array(raw.rows * F);
       saved.vocab.encodeRows(raw.keys, raw.rows, ids, 0);
-      const numeric = new Float32Array(raw.rows * J);
-      applyNumeric(saved.meta.numeric, new Float32Array(raw.numeric), numeric, J, 0, 0, raw.rows * J);
+      const numeric = new Float32Array(raw.numeric); // raw values rounded to float32 first, as RowStore keeps training rows
+      applyNumeric(saved.meta.numeric, numeric, numeric, J);
       await onChunk({ rows: raw.rows, numNumeric: J, numCategorical: F, labels: raw.labels, numeric, ids });
     },
   );

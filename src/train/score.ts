@@ -10,6 +10,7 @@ import { open, rename, rm, writeFile } from 'node:fs/promises';
 import type { Communicator } from '../comm/communicator.js';
 import type { ScoreConfig } from '../config/score-config.js';
 import { loadVocabulary, streamWithVocabulary, type SavedVocabulary } from '../data/load.js';
+import { grow } from '../data/keytable.js';
 import type { EncodedData } from '../data/types.js';
 import { auc, logloss } from '../metrics/auc.js';
 import { GradientComputer } from '../model/step.js';
@@ -150,10 +151,7 @@ class Accumulator {
   add(labels: Float32Array, probs: Float32Array): void {
     if (this.n + probs.length > this.probs.length) {
       const size = Math.max(2 * this.probs.length, this.n + probs.length);
-      const [l, p] = [new Float32Array(size), new Float32Array(size)];
-      l.set(this.labels.subarray(0, this.n));
-      p.set(this.probs.subarray(0, this.n));
-      [this.labels, this.probs] = [l, p];
+      [this.labels, this.probs] = [grow(this.labels, size), grow(this.probs, size)];
     }
     this.labels.set(labels, this.n);
     this.probs.set(probs, this.n);
