@@ -38,7 +38,7 @@ export const COMPARE_FLAGS: readonly FlagSpec[] = [
 ];
 
 /** Training flags the comparison sets itself for every run. */
-const OWNED = ['sync', 'report', 'save'];
+const OWNED = ['sync', 'report', 'save', 'save-best'];
 
 export function compareRequested(argv: readonly string[]): boolean {
   return argv.some((a) => a === '--compare' || a.startsWith('--compare='));

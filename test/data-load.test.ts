@@ -48,14 +48,14 @@ function checkEncoded(t: Test, d: LoadedData, split: EncodedData, name: string):
 t.test('data specs and option errors name the flag', async (t) => {
   t.same(parseDataSpec('synthetic', '--data'), { kind: 'synthetic', spec: 'synthetic' });
   t.same(parseDataSpec('synthetic:v1,rows=10', '--data'), { kind: 'synthetic', spec: 'synthetic:v1,rows=10' });
-  t.same(parseDataSpec('criteo:/a/b:c.tsv', '--data'), { kind: 'criteo', path: '/a/b:c.tsv' });
-  t.same(parseDataSpec('avazu:x.csv', '--eval-data'), { kind: 'avazu', path: 'x.csv' });
+  t.same(parseDataSpec('criteo:/a/b:c.tsv', '--data'), { kind: 'criteo', path: '/a/b:c.tsv', options: {} });
+  t.same(parseDataSpec('avazu:x.csv', '--eval-data'), { kind: 'avazu', path: 'x.csv', options: {} });
   const bad: [() => unknown, RegExp][] = [
-    [() => parseDataSpec('parquet:x', '--data'), /^--data "parquet:x": unknown data kind "parquet"; expected synthetic\[:PRESET\]\[,key=value\.\.\.\], criteo:PATH or avazu:PATH$/],
+    [() => parseDataSpec('parquet:x', '--data'), /^--data "parquet:x": unknown data kind "parquet"; expected synthetic\[:PRESET\]\[,key=value\.\.\.\], criteo:PATH, avazu:PATH, csv:PATH,label=COL,cat=COLS,num=COLS, libsvm:PATH or libfm:PATH$/],
     [() => parseDataSpec('criteo', '--data'), /^--data "criteo": missing file path; expected criteo:PATH$/],
     [() => parseDataSpec('criteo:', '--eval-data'), /^--eval-data "criteo:": missing file path/],
     [() => parseDataSpec('synthetic', '--eval-data'), /^--eval-data "synthetic": synthetic data brings its own eval split/],
-    [() => parseDataSpec('x', '--eval-data'), /^--eval-data "x": unknown data kind "x"; expected criteo:PATH or avazu:PATH$/],
+    [() => parseDataSpec('x', '--eval-data'), /^--eval-data "x": unknown data kind "x"; expected criteo:PATH, avazu:PATH, csv:PATH,label=COL,cat=COLS,num=COLS, libsvm:PATH or libfm:PATH$/],
   ];
   for (const [fn, re] of bad) t.throws(fn, { name: 'UserError', message: re });
   const rejects: [Partial<DataOptions>, RegExp][] = [
@@ -179,7 +179,7 @@ t.test('separate eval file, saved vocabulary scores new data identically', async
 // Real excerpts live beside the repository (../shared/data), never inside it.
 const samples = [
   { kind: 'criteo', file: 'criteo-sample/train.tsv.gz', rows: 8000, fields: 26, numeric: 13 },
-  { kind: 'avazu', file: 'avazu-sample/train.csv.gz', rows: 8999, fields: 22, numeric: 0 },
+  { kind: 'avazu', file: 'avazu-sample/train.csv.gz', rows: 8999, fields: 23, numeric: 0 }, // hour -> hour_of_day, day_of_week
 ];
 for (const s of samples) {
   t.test(`real sample: ${s.file}`, async (t) => {

@@ -116,7 +116,7 @@ t.test('skipBadLines counts and drops bad lines; all-bad and empty input stay fa
   t.same([...(blank.chunks[0].lines as Float64Array)], [1, 3], 'but counted for line numbers');
 });
 
-t.test('avazu: header checked, id dropped, everything else categorical', async (t) => {
+t.test('avazu: header checked, id dropped, hour split into hour of day and day of week, the rest categorical', async (t) => {
   const header = FORMATS.avazu.columns.join(',');
   const row = '1000009418151094273,1,14102100,1005,0,1fbe01fe,f3845767,28905ebd,ecad2386,7801e8d9,07d7df22,a99f214a,ddd2926e,44956a24,1,2,15706,320,50,1722,0,35,-1,79';
   const { chunks } = parseAll('avazu', [Buffer.from(`\ufeff${header}\r\n${row}\r\n`, 'utf8')]);
@@ -124,12 +124,16 @@ t.test('avazu: header checked, id dropped, everything else categorical', async (
   t.equal(c.rows, 1);
   t.equal(c.labels[0], 1);
   t.equal(c.numeric.length, 0);
-  t.equal(c.keys.length, 22);
-  t.equal(c.keys[0], 0x14102100, 'hour: 8 digits are read as hex, exactly');
-  t.equal(c.keys[1], key('1005'));
-  t.equal(c.keys[3], 0x1fbe01fe);
-  t.equal(c.keys[20], key('-1'));
+  t.equal(c.keys.length, 23);
+  t.same(FORMATS.avazu.fieldNames.slice(0, 3), ['hour_of_day', 'day_of_week', 'C1']);
+  t.equal(c.keys[0], 0, 'hour_of_day of 14102100: 0');
+  t.equal(c.keys[1], 1, 'day_of_week of 2014-10-21: Tuesday (Monday = 0)');
+  t.equal(c.keys[2], key('1005'));
+  t.equal(c.keys[4], 0x1fbe01fe);
+  t.equal(c.keys[21], key('-1'));
   t.same([...(c.lines as Float64Array)], [2], 'the header is line 1');
+  t.throws(() => parseAll('avazu', [`${header}\n${row.replace('14102100', '14102124')}\n`]), /line 2: column 3 \(hour\): expected an hour YYMMDDHH such as 14102100, found "14102124"$/);
+  t.throws(() => parseAll('avazu', [`${header}\n${row.replace('14102100', '')}\n`]), /line 2: column 3 \(hour\): expected an hour YYMMDDHH .*found ""$/);
 
   const renamed = header.replace('hour', 'hours');
   t.throws(

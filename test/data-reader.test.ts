@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import t from 'tap';
 import { FORMATS } from '../src/data/formats.js';
 import { LineParser } from '../src/data/parse.js';
-import { readFileChunks, type ReadOptions } from '../src/data/reader.js';
+import { readFileChunks, readFirstLine, type ReadOptions } from '../src/data/reader.js';
 import { MISSING_KEY, type RawChunk } from '../src/data/types.js';
 import { UserError } from '../src/util/errors.js';
 
@@ -19,7 +19,7 @@ const criteoText = (n: number, eol = '\n', final = true): string =>
 
 async function readAll(path: string, opts: Partial<ReadOptions> = {}) {
   const chunks: RawChunk[] = [];
-  const summary = await readFileChunks(path, { format: 'criteo', skipBadLines: false, ...opts }, (c) => void chunks.push(c));
+  const summary = await readFileChunks(path, { layout: FORMATS.criteo, skipBadLines: false, ...opts }, (c) => void chunks.push(c));
   return { chunks, summary };
 }
 
@@ -39,7 +39,7 @@ t.test('gzip (detected by magic bytes, not name), two members, CRLF, no final ne
   const crlf = criteoText(n, '\r\n', false);
   const dir = t.testdir({ 'zipped.txt': Buffer.concat([gzipSync(crlf.slice(0, 5000)), gzipSync(crlf.slice(5000))]) });
   const { chunks, summary } = await readAll(join(dir, 'zipped.txt'), { chunkRows: 64 });
-  t.same(summary, { lines: n, rows: n, skipped: 0, firstSkipped: '' });
+  t.same(summary, { lines: n, rows: n, skipped: 0, firstSkipped: '', skippedLines: new Float64Array(0) });
   t.equal(chunks.length, Math.ceil(n / 64));
   t.ok(chunks.slice(0, -1).every((c) => c.rows === 64 && c.labels.length === 64), 'full chunks of chunkRows');
   t.equal(chunks[chunks.length - 1].rows, n % 64, 'then the rest');
@@ -90,9 +90,27 @@ t.test('an exception in the consumer rejects and stops the worker', async (t) =>
   const path = join(dir, 'x.tsv');
   writeFileSync(path, criteoText(2000));
   await t.rejects(
-    readFileChunks(path, { format: 'criteo', skipBadLines: false, chunkRows: 10 }, () => {
+    readFileChunks(path, { layout: FORMATS.criteo, skipBadLines: false, chunkRows: 10 }, () => {
       throw new Error('consumer failed');
     }),
     /consumer failed/,
   );
+});
+
+t.test('readFirstLine: plain or gzip, CR stripped, blank lines skipped on request', async (t) => {
+  const dir = t.testdir({
+    'a.csv': 'x,y\r\n1,2\r\n',
+    'b.csv.gz': gzipSync('\n  \r\nlabel 1:1\n'),
+    'c.txt': 'no newline',
+    'empty.txt': '',
+    'blank.txt': '\n\n',
+  });
+  const p = (f: string): string => join(dir, f);
+  t.equal(await readFirstLine(p('a.csv')), 'x,y');
+  t.equal(await readFirstLine(p('b.csv.gz')), '');
+  t.equal(await readFirstLine(p('b.csv.gz'), true), 'label 1:1');
+  t.equal(await readFirstLine(p('c.txt')), 'no newline');
+  t.equal(await readFirstLine(p('empty.txt')), null);
+  t.equal(await readFirstLine(p('blank.txt'), true), null);
+  await t.rejects(readFirstLine(p('missing.txt')), { name: 'UserError', message: /cannot read .*missing\.txt: no such file$/ });
 });

@@ -86,7 +86,7 @@ t.test('vocabulary files round-trip', async (t) => {
   const back = await loadVocabulary(join(dir, 'ckpt'));
   t.same(back.meta, meta);
   t.same(back.vocab.fieldSizes, [4, 1, 2]);
-  t.same(back.vocab.fieldKeys.map((k) => [...k]), [[10, MISSING_KEY, 2 ** 53 - 1], [], [7]]);
+  t.same((back.vocab as Vocabulary).fieldKeys.map((k) => [...k]), [[10, MISSING_KEY, 2 ** 53 - 1], [], [7]]);
   const ids = new Int32Array(3);
   back.vocab.encodeRows(Float64Array.from([2 ** 53 - 1, 1, 7]), 1, ids, 0);
   t.same([...ids], [3, 4, 6]);

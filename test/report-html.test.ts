@@ -30,6 +30,8 @@ function report(): RunReport {
     data: 'synthetic:<v1>&"rows"',
     globalBatch: 256,
     steps: 24,
+    plannedSteps: 24,
+    stoppedEarly: false,
     epochs: 0.75,
     samplesPerSec: 4929.4,
     wallSeconds: 1.5,
@@ -42,6 +44,7 @@ function report(): RunReport {
       { step: 16, auc: 0.5713, logloss: 0.5384, seconds: 0.8 },
       { step: 24, auc: 0.62424, logloss: 0.52113, seconds: 1.2 },
     ],
+    best: { step: 24, auc: 0.62424, logloss: 0.52113, metric: 'auc' },
     skippedLines: 0,
     skippedSteps: 0,
     clipFraction: { mean: 0, last: 0 },
@@ -78,7 +81,7 @@ function step(n: number, loss: number): StepRecord {
 }
 
 function evalAt(n: number, auc: number): EvalRecord {
-  return { ...STAMP, type: 'eval', step: n, epoch: n / 32, auc, logloss: 0.52, rows: 1000 };
+  return { ...STAMP, type: 'eval', step: n, epoch: n / 32, auc, logloss: 0.52, rows: 1000, best: true };
 }
 
 /** `<figure id=...>` contents by id. */

@@ -1,16 +1,22 @@
 import { CONFIG_FLAG, expandConfig } from './config-file.js';
 import { formatHelp, parseFlags, type FlagSpec } from './flags.js';
 import { UserError } from '../util/errors.js';
-import { DEFAULT_MIN_COUNT, DEFAULT_SPLIT, parseDataSpec } from '../data/load.js';
+import { DEFAULT_MIN_COUNT, DEFAULT_SPLIT, DEFAULT_STREAM_WINDOW, parseDataSpec } from '../data/load.js';
 import { parseSplit } from '../data/split.js';
+import { parseHashBuckets } from '../data/vocab.js';
 import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/optimizer.js';
 import { TRANSPORTS, type TransportName } from '../comm/transport.js';
 import { LOG_LEVELS, type LogLevel } from '../util/log.js';
 import { BACKEND_NAMES } from '../backend/select.js';
+import { resolve } from 'node:path';
 
 /** The --sync strategies (src/sync/registry.ts builds them). */
 export const SYNC_NAMES = ['allreduce', 'dense', 'local-clip', 'local-sgd', 'hybrid', 'sharded', 'ps', 'async-ps'] as const;
 export type SyncName = (typeof SYNC_NAMES)[number];
+
+/** What --early-stop, --save-best and the report's best evaluation go by: AUC (higher is better) or logloss (lower). */
+export const EARLY_STOP_METRICS = ['auc', 'logloss'] as const;
+export type EarlyStopMetric = (typeof EARLY_STOP_METRICS)[number];
 
 /** Every flag a training worker understands; `ddp-launch` forwards them unchanged to each rank. */
 export const TRAIN_FLAGS: readonly FlagSpec[] = [
@@ -22,11 +28,14 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   { group: 'Model', name: 'experts', type: 'int', default: 4, min: 1, help: 'dcnv2 experts' },
   { group: 'Model', name: 'embed-init-std', type: 'float', default: 1e-2, min: 0, help: 'std of the normal init of embedding rows' },
 
-  { group: 'Data', name: 'data', placeholder: 'SPEC', type: 'string', default: 'synthetic', help: 'synthetic[:spec] | criteo:PATH | avazu:PATH (plain or .gz)' },
-  { group: 'Data', name: 'eval-data', placeholder: 'KIND:PATH', type: 'string', help: 'separate test file, KIND:PATH (the split is then not applied)' },
+  { group: 'Data', name: 'data', placeholder: 'SPEC', type: 'string', default: 'synthetic', help: 'synthetic[:spec] | criteo:PATH | avazu:PATH | csv:PATH,label=COL,cat=COLS,num=COLS[,sep=C][,header=true] | libsvm:PATH[,fields=S1/S2/..][,num=FIELDS] | libfm:PATH (plain or .gz; see README "Data formats")' },
+  { group: 'Data', name: 'eval-data', placeholder: 'SPEC', type: 'string', help: "separate test file, in --data's format and options (the split is then not applied)" },
   { group: 'Data', name: 'split', placeholder: 'KIND:F', type: 'string', default: DEFAULT_SPLIT, help: 'random:F (seeded) or sequential:F (last fraction F is test)' },
+  { group: 'Data', name: 'hash-buckets', placeholder: 'K', type: 'string', help: 'hash IDs into K rows per field (shared:K: one space of K rows for all fields) instead of counting a vocabulary: no pass over the data first, unseen IDs get a trained row; --min-count then does not apply' },
   { group: 'Data', name: 'min-count', type: 'int', default: DEFAULT_MIN_COUNT, min: 1, help: 'IDs seen fewer times in train map to the field OOV row' },
   { group: 'Data', name: 'numeric', type: 'string', default: 'log1p', choices: ['log1p', 'minmax'], help: 'numeric feature transform' },
+  { group: 'Data', name: 'stream', type: 'bool', help: 'do not hold the data in memory: a first pass counts, then every epoch re-reads the file, each rank parsing only its rows, shuffled within windows of --stream-window steps (README "Data larger than memory")' },
+  { group: 'Data', name: 'stream-window', type: 'int', default: DEFAULT_STREAM_WINDOW, min: 1, help: '--stream: steps whose rows are shuffled together; memory per rank is about 4 windows of its rows' },
   { group: 'Data', name: 'skip-bad-lines', type: 'bool', default: false, help: 'skip and count malformed lines instead of failing' },
 
   { group: 'Training', name: 'global-batch', type: 'int', default: 1024, min: 1, help: 'batch of the whole job (split across ranks)' },
@@ -78,6 +87,23 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   { group: 'Network', name: 'secure', type: 'bool', help: 'encrypt and authenticate all traffic with ZeroMQ CURVE, keys derived from the job token (needs --transport zmq)' },
 
   { group: 'Output', name: 'eval-every', type: 'int', default: 0, min: 0, help: 'evaluate every K steps (local-sgd: at the next averaging; 0: at the end only)' },
+  {
+    group: 'Training',
+    name: 'early-stop',
+    placeholder: 'PATIENCE',
+    type: 'int',
+    default: 0,
+    min: 0,
+    help: 'stop training after PATIENCE --eval-every evaluations in a row without improving on the best eval --early-stop-metric (0: off); the run then ends as usual (final check, evaluation, --save)',
+  },
+  {
+    group: 'Training',
+    name: 'early-stop-metric',
+    type: 'string',
+    default: 'auc',
+    choices: EARLY_STOP_METRICS,
+    help: 'what counts as the best evaluation, for --early-stop, --save-best and the report: auc (higher is better) or logloss (lower is better)',
+  },
   { group: 'Output', name: 'log-every', type: 'float', default: 5, min: 0, help: 'seconds between progress lines (on a terminal, ddp-launch redraws one live line)' },
   { group: 'Output', name: 'log-level', type: 'string', default: 'info', choices: LOG_LEVELS, help: 'what workers print: error (only the error a worker fails with, always printed), warn (and warnings), info (and progress, evaluations, the summary), debug (and the step-time split with each progress line)' },
   { group: 'Output', name: 'quiet', alias: 'q', type: 'bool', help: 'same as --log-level warn' },
@@ -86,6 +112,13 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   { group: 'Output', name: 'html', placeholder: 'FILE', type: 'string', help: 'write a self-contained HTML report (curves, throughput, communication, per-rank table) to FILE at the end' },
   { group: 'Output', name: 'save', placeholder: 'DIR', type: 'string', help: 'write a checkpoint to DIR at the end (and every --save-every steps), replacing it atomically' },
   { group: 'Output', name: 'save-every', type: 'int', default: 0, min: 0, help: 'also checkpoint to --save every K steps (local-sgd, async-ps: at the next point where replicas meet; 0: only at the end)' },
+  {
+    group: 'Output',
+    name: 'save-best',
+    placeholder: 'DIR',
+    type: 'string',
+    help: 'write a checkpoint to DIR (replacing it atomically) after each evaluation (--eval-every, and the final one) that improves on the best so far by --early-stop-metric: DIR ends holding the best evaluated model',
+  },
   { group: 'Output', name: 'resume', placeholder: 'DIR', type: 'string', help: 'continue from the checkpoint in DIR (same data and training flags; --steps/--epochs may grow): ends with the parameters of an uninterrupted run' },
   {
     group: 'Training',
@@ -110,6 +143,9 @@ export interface TrainConfig {
   evalData?: string;
   split: string;
   minCount: number;
+  hashBuckets?: string;
+  stream: boolean;
+  streamWindow: number;
   numeric: 'log1p' | 'minmax';
   skipBadLines: boolean;
   globalBatch: number;
@@ -139,6 +175,8 @@ export interface TrainConfig {
   transport: TransportName;
   secure: boolean;
   evalEvery: number;
+  earlyStop: number;
+  earlyStopMetric: EarlyStopMetric;
   logEvery: number;
   logLevel: LogLevel;
   quiet: boolean;
@@ -147,6 +185,7 @@ export interface TrainConfig {
   html?: string;
   save?: string;
   saveEvery: number;
+  saveBest?: string;
   resume?: string;
   initFrom?: string;
   report?: string;
@@ -164,6 +203,12 @@ export function parseTrainConfig(argv: readonly string[]): TrainConfig {
   if (cfg.epochs === 0 && cfg.steps === 0) throw new UserError('--epochs 0 with --steps 0: nothing to train');
   if (cfg.secure && cfg.transport !== 'zmq') throw new UserError('--secure encrypts ZeroMQ traffic: add --transport zmq (the TCP transport is not encrypted)');
   if (cfg.saveEvery > 0 && cfg.save === undefined) throw new UserError('--save-every needs --save DIR (where the checkpoints go)');
+  if (cfg.earlyStop > 0 && cfg.evalEvery === 0) {
+    throw new UserError(`--early-stop ${cfg.earlyStop} needs --eval-every K > 0: early stopping watches the evaluations every K steps`);
+  }
+  if (cfg.saveBest !== undefined && cfg.save !== undefined && resolve(cfg.saveBest) === resolve(cfg.save)) {
+    throw new UserError(`--save-best and --save both name ${cfg.save}: the best model and the last one need two folders`);
+  }
   // What these strategies hold between steps is not in a checkpoint: a resumed run would not be the same run.
   if ((cfg.saveEvery > 0 || cfg.resume !== undefined) && cfg.sync === 'hybrid') {
     throw new UserError('--save-every and --resume do not work with --sync hybrid yet: its embedding update owed to the next step is not checkpointed');
@@ -181,6 +226,7 @@ export function parseTrainConfig(argv: readonly string[]): TrainConfig {
   parseDataSpec(cfg.data, '--data');
   if (cfg.evalData !== undefined) parseDataSpec(cfg.evalData, '--eval-data');
   parseSplit(cfg.split);
+  if (cfg.hashBuckets !== undefined) parseHashBuckets(cfg.hashBuckets);
   return cfg;
 }
 
@@ -200,6 +246,6 @@ export function parseWorkerArgs(argv: readonly string[]): { help: string } | { c
  * and the transport. Output options and the per-host network settings (bind address, ports, timeout) may differ.
  */
 export function configFingerprint(cfg: TrainConfig): string {
-  const { logEvery: _l, logLevel: _v, quiet: _q, metrics: _x, metricsEvery: _y, html: _h, save: _s, saveEvery: _e, resume: _m, report: _r, backend: _b, bind: _a, port: _p, collectiveTimeout: _t, ...maths } = cfg;
+  const { logEvery: _l, logLevel: _v, quiet: _q, metrics: _x, metricsEvery: _y, html: _h, save: _s, saveEvery: _e, saveBest: _sb, resume: _m, report: _r, backend: _b, bind: _a, port: _p, collectiveTimeout: _t, ...maths } = cfg;
   return JSON.stringify(maths, Object.keys(maths).sort());
 }

@@ -8,69 +8,24 @@
  * numeric transform applied, releasing the stored chunks as it goes.
  */
 import { UserError } from '../util/errors.js';
-import { FORMATS, categoricalNames, isFormatName, numericNames, type FormatName } from './formats.js';
+import { withoutLabel, type Layout } from './formats.js';
 import { applyNumeric, NUMERIC_TRANSFORMS, NumericStats, type NumericParams, type NumericTransformName } from './numeric.js';
+import { loadStreamed } from './load-stream.js';
 import { readFileChunks } from './reader.js';
-import { isEvalLine, parseSplit, type SplitSpec } from './split.js';
+import { parseDataSpec, resolveLayout, sameFields, type DataSource } from './spec.js';
+import { isEvalLine, parseSplit, partition, type SplitSpec } from './split.js';
 import { generateSynthetic, parseSyntheticSpec } from './synthetic.js';
+import type { DataOptions, SavedVocabulary } from './options.js';
 import type { EncodedData, LoadedData, RawChunk } from './types.js';
-import { loadVocabulary, saveVocabulary, VocabCounter, type Vocabulary, type VocabularyMeta } from './vocab.js';
+import { describeHash, HashedVocabulary, loadVocabulary, saveVocabulary, VocabCounter, type Encoder, type VocabularyMeta } from './vocab.js';
 
 // The flag defaults, for the CLI.
 export { DEFAULT_SPLIT } from './split.js';
 export { DEFAULT_MIN_COUNT } from './vocab.js';
 export { DEFAULT_SYNTHETIC_PRESET } from './synthetic.js';
-
-export interface DataOptions {
-  /** 'synthetic[:spec]' | 'criteo:PATH' | 'avazu:PATH' */
-  data: string;
-  /** 'criteo:PATH' | 'avazu:PATH': a separate eval file; --split is then not applied. */
-  evalData?: string;
-  /** 'random:F' (default random:0.1) | 'sequential:F'; ignored for synthetic data, which has its own eval split. */
-  split: string;
-  /** Seeds the random split. (The synthetic dataset has its own `seed=` so training seeds share one dataset.) */
-  seed: number;
-  minCount: number;
-  numericTransform: NumericTransformName;
-  skipBadLines: boolean;
-  /**
-   * Encode with this vocabulary (a checkpoint's, for --init-from) instead of building one from the train
-   * rows: same keys -> same embedding rows, same numeric transform. `from` names it in messages.
-   */
-  vocabulary?: SavedVocabulary;
-  onProgress?: (msg: string) => void;
-}
-
-/** A vocabulary saved beside a checkpoint, as loadVocabulary reads it. */
-export interface SavedVocabulary {
-  vocab: Vocabulary;
-  meta: VocabularyMeta;
-  from: string;
-}
-
-export type DataSource = { kind: 'synthetic'; spec: string } | { kind: FormatName; path: string };
-
-const DATA_SYNTAX = 'synthetic[:PRESET][,key=value...], criteo:PATH or avazu:PATH';
-
-/** Parses a --data / --eval-data value. */
-export function parseDataSpec(spec: string, flag: '--data' | '--eval-data'): DataSource {
-  const s = spec.trim();
-  if (/^synthetic(:|$)/.test(s)) {
-    if (flag === '--eval-data') {
-      throw new UserError(`--eval-data ${JSON.stringify(spec)}: synthetic data brings its own eval split; expected criteo:PATH or avazu:PATH`);
-    }
-    return { kind: 'synthetic', spec: s };
-  }
-  const colon = s.indexOf(':');
-  const kind = colon < 0 ? s : s.slice(0, colon);
-  const path = colon < 0 ? '' : s.slice(colon + 1);
-  if (!isFormatName(kind)) {
-    const expected = flag === '--data' ? DATA_SYNTAX : 'criteo:PATH or avazu:PATH';
-    throw new UserError(`${flag} ${JSON.stringify(spec)}: unknown data kind ${JSON.stringify(kind)}; expected ${expected}`);
-  }
-  if (path === '') throw new UserError(`${flag} ${JSON.stringify(spec)}: missing file path; expected ${kind}:PATH`);
-  return { kind, path };
-}
+export { DEFAULT_STREAM_WINDOW } from './load-stream.js';
+export { parseDataSpec, type DataSource };
+export type { DataOptions, SavedVocabulary } from './options.js';
 
 export async function loadData(opts: DataOptions): Promise<LoadedData> {
   checkOptions(opts);
@@ -79,21 +34,31 @@ export async function loadData(opts: DataOptions): Promise<LoadedData> {
     if (opts.evalData !== undefined) {
       throw new UserError('--eval-data cannot be combined with --data synthetic (it generates its own eval split)');
     }
+    if (opts.hashBuckets) throw new UserError('--hash-buckets is for files: the synthetic IDs are already rows of fixed tables');
+    if (opts.stream) throw new UserError('--stream is for files: the synthetic data is generated in memory');
     const { options } = parseSyntheticSpec(src.spec, '--data');
     opts.onProgress?.(`generating ${src.spec}: ${options.trainRows} train + ${options.evalRows} eval rows`);
     const data = generateSynthetic(options, opts.numericTransform, src.spec);
     if (opts.vocabulary) checkSavedSizes(opts.vocabulary, data.fieldSizes, src.spec); // the generator's ids are its vocabulary
     return data;
   }
-  if (opts.vocabulary && opts.vocabulary.meta.format !== src.kind) {
-    throw new UserError(`--data ${opts.data}: the vocabulary of ${opts.vocabulary.from} was built from ${opts.vocabulary.meta.format} data`);
+  if (opts.vocabulary && opts.hashBuckets) throw new UserError(`--hash-buckets with a checkpoint's vocabulary (${opts.vocabulary.from}): its IDs are used as they were trained; drop --hash-buckets`);
+  const layout = await resolveLayout(src, '--data');
+  if (layout.kind === 'delimited' && layout.labelColumn < 0) throw new UserError(`--data ${opts.data}: training needs labels: name the label column with label=COL`);
+  if (opts.vocabulary) checkSavedLayout(opts.vocabulary, layout, `--data ${opts.data}`);
+  let evalFile: { path: string; layout: Layout } | null = null;
+  if (opts.evalData !== undefined) {
+    const evalSrc = parseDataSpec(opts.evalData, '--eval-data') as DataSource & { path: string };
+    if (evalSrc.kind !== src.kind) {
+      throw new UserError(`--eval-data ${opts.evalData}: its format (${evalSrc.kind}) must match --data's (${src.kind})`);
+    }
+    const evalLayout = await resolveLayout(evalSrc, '--eval-data');
+    if (!sameFields(evalLayout, layout)) throw new UserError(`--eval-data ${opts.evalData}: ${fieldDifference(evalLayout, layout, 'the --data file')}`);
+    evalFile = { path: evalSrc.path, layout: evalLayout };
   }
-  const evalSrc = opts.evalData === undefined ? null : parseDataSpec(opts.evalData, '--eval-data');
-  if (evalSrc && evalSrc.kind !== src.kind) {
-    throw new UserError(`--eval-data ${opts.evalData}: its format (${evalSrc.kind}) must match --data's (${src.kind})`);
-  }
-  const split = evalSrc ? null : parseSplit(opts.split);
-  return loadFiles(src.kind, src.path, evalSrc?.path ?? null, split, opts);
+  const split = evalFile ? null : parseSplit(opts.split);
+  if (opts.stream) return loadStreamed(layout, src.path, evalFile, split, { ...opts, stream: opts.stream });
+  return loadFiles(layout, src.path, evalFile, split, opts);
 }
 
 function checkOptions(opts: DataOptions): void {
@@ -105,30 +70,49 @@ function checkOptions(opts: DataOptions): void {
   }
 }
 
+/** "its fields (hour_of_day, ...) differ from <other>'s (hour, ...): field 1 is hour_of_day where hour ..." */
+function fieldDifference(a: Layout | VocabularyMeta, b: Layout | VocabularyMeta, other: string): string {
+  const list = (x: Layout | VocabularyMeta) => [...x.fieldNames, ...x.numericNames.map((n) => `${n} (numeric)`)];
+  const la = list(a);
+  const lb = list(b);
+  const at = la.findIndex((n, i) => n !== lb[i]);
+  const detail = at < 0 ? `${la.length} fields where ${other} has ${lb.length}` : `field ${at + 1} is ${at < la.length ? la[at] : 'absent'} where ${other} has ${at < lb.length ? lb[at] : 'none'}`;
+  return `its fields differ from those of ${other} (${la.length} vs ${lb.length}; ${detail})`;
+}
+
+/** A saved vocabulary must come from data of this format, with the same fields. */
+function checkSavedLayout(saved: SavedVocabulary, layout: Layout, what: string): void {
+  if (saved.meta.format !== layout.name) throw new UserError(`${what}: the vocabulary of ${saved.from} was built from ${saved.meta.format} data`);
+  if (!sameFields(layout, saved.meta)) {
+    const hint = layout.name === 'avazu' ? " (Avazu's hour is read as hour_of_day and day_of_week since version 0.2: retrain, or score with that version)" : '';
+    throw new UserError(`${what}: ${fieldDifference(layout, saved.meta, `the vocabulary of ${saved.from}`)}${hint}`);
+  }
+}
+
 async function loadFiles(
-  format: FormatName,
+  layout: Layout,
   path: string,
-  evalPath: string | null,
+  evalFile: { path: string; layout: Layout } | null,
   split: SplitSpec | null,
   opts: DataOptions,
 ): Promise<LoadedData> {
-  const spec = FORMATS[format];
-  const F = spec.categoricalColumns.length;
-  const J = spec.numericColumns.length;
+  const F = layout.fieldNames.length;
+  const J = layout.numericNames.length;
   const counter = new VocabCounter(F);
-  const fixed = opts.vocabulary;
-  if (fixed) checkSavedSizes(fixed, null, format);
+  const saved = opts.vocabulary;
+  // IDs known before any row is read (a checkpoint's vocabulary, or hashing), or counted from the train rows.
+  const fixed: Encoder | null = saved?.vocab ?? (opts.hashBuckets ? new HashedVocabulary(F, opts.hashBuckets) : null);
   const train = new RowStore(F, J);
   const evalStore = new RowStore(F, J);
   const progress = (file: string) => (rows: number, fraction: number) =>
     opts.onProgress?.(`${file}: ${rows} rows read (${(100 * fraction).toFixed(0)}% of the file)`);
-  const read = (file: string, onChunk: (c: RawChunk) => void) =>
-    readFileChunks(file, { format, skipBadLines: opts.skipBadLines, onProgress: progress(file) }, onChunk);
+  const read = (file: string, fileLayout: Layout, onChunk: (c: RawChunk) => void) =>
+    readFileChunks(file, { layout: fileLayout, skipBadLines: opts.skipBadLines, onProgress: progress(file) }, onChunk);
 
-  // How rows become ids: counted into the vocabulary being built, or encoded with the fixed one.
-  const addTrain = (c: RawChunk) => (fixed ? train.addEncoded(c, fixed.vocab) : train.addCounted(c, counter));
-  const addEval = (c: RawChunk) => (fixed ? evalStore.addEncoded(c, fixed.vocab) : evalStore.addRegistered(c, counter));
-  const trainRead = await read(path, (chunk) => {
+  // How rows become ids: encoded with the fixed ids, or counted into the vocabulary being built.
+  const addTrain = fixed ? (c: RawChunk) => train.addEncoded(c, fixed) : (c: RawChunk) => train.addCounted(c, counter);
+  const addEval = fixed ? (c: RawChunk) => evalStore.addEncoded(c, fixed) : (c: RawChunk) => evalStore.addRegistered(c, counter);
+  const trainRead = await read(path, layout, (chunk) => {
     if (split?.kind === 'random') {
       const { a, b } = partition(chunk, F, J, (line) => isEvalLine(opts.seed, line, split.fraction));
       addTrain(a);
@@ -143,8 +127,9 @@ async function loadFiles(
   let evalSource = evalStore;
   let trainRows = train.rows;
   let evalFrom = 0;
-  if (evalPath !== null) {
-    skipped += (await read(evalPath, (chunk) => (fixed ? evalStore.addEncoded(chunk, fixed.vocab) : evalStore.addLookedUp(chunk, counter)))).skipped;
+  if (evalFile !== null) {
+    const addLookedUp = fixed ? (c: RawChunk) => evalStore.addEncoded(c, fixed) : (c: RawChunk) => evalStore.addLookedUp(c, counter);
+    skipped += (await read(evalFile.path, evalFile.layout, addLookedUp)).skipped;
   } else if (split?.kind === 'sequential') {
     trainRows = train.rows - Math.round(train.rows * split.fraction);
     if (!fixed) train.forRange(trainRows, train.rows, (c, from, to) => counter.uncountRows(c.pids, from, to));
@@ -153,22 +138,33 @@ async function loadFiles(
   }
   const evalRows = evalSource.rows - evalFrom;
   if (trainRows === 0 || evalRows === 0) {
-    const flag = evalPath === null ? `--split ${opts.split}` : `--eval-data ${opts.evalData}`;
+    const flag = evalFile === null ? `--split ${opts.split}` : `--eval-data ${opts.evalData}`;
     throw new UserError(`${flag}: no ${trainRows === 0 ? 'train' : 'eval'} rows (${path} has ${trainRead.rows} rows)`);
   }
 
-  const { vocab, remap } = fixed ? { vocab: fixed.vocab, remap: null } : counter.build(opts.minCount);
+  const { vocab, remap } = fixed ? { vocab: fixed, remap: null } : counter.build(opts.minCount);
   const stats = new NumericStats(J);
-  if (!fixed && opts.numericTransform === 'minmax') train.forRange(0, trainRows, (c, from, to) => stats.add(c.numeric, from, to));
-  const numeric = fixed ? fixed.meta.numeric : stats.params(opts.numericTransform);
-  const trainData = train.finalize(0, trainRows, remap, vocab, numeric).data;
-  const { data: evalData, oov } = evalSource.finalize(evalFrom, evalFrom + evalRows, remap, vocab, numeric);
+  if (!saved && opts.numericTransform === 'minmax') train.forRange(0, trainRows, (c, from, to) => stats.add(c.numeric, from, to));
+  const numeric = saved ? saved.meta.numeric : stats.params(opts.numericTransform);
+  const hashed = vocab instanceof HashedVocabulary;
+  const trainData = train.finalize(0, trainRows, remap, vocab, numeric, !hashed).data;
+  const { data: evalData, oov } = evalSource.finalize(evalFrom, evalFrom + evalRows, remap, vocab, numeric, !hashed);
 
-  const meta: VocabularyMeta = fixed
-    ? fixed.meta
-    : { format, fieldNames: categoricalNames(spec), numericNames: numericNames(spec), minCount: opts.minCount, numeric };
-  const how = evalPath !== null ? `eval file ${evalPath}` : `${opts.split} split, seed ${opts.seed}`;
-  const oovPct = ((100 * oov) / (evalRows * F)).toFixed(2);
+  const meta: VocabularyMeta = saved
+    ? saved.meta
+    : {
+        format: layout.name,
+        fieldNames: [...layout.fieldNames],
+        numericNames: [...layout.numericNames],
+        minCount: opts.minCount,
+        numeric,
+        layout,
+        ...(opts.hashBuckets ? { hash: opts.hashBuckets } : {}),
+      };
+  const how = evalFile !== null ? `eval file ${evalFile.path}` : `${opts.split} split, seed ${opts.seed}`;
+  const ids = saved
+    ? `(the vocabulary of ${saved.from}), ${J} numeric (${numeric.kind}, as there)`
+    : `(${hashed ? describeHash(vocab.hash) : `min-count ${opts.minCount}`}), ${J} numeric (${opts.numericTransform})`;
   return {
     train: trainData,
     eval: evalData,
@@ -178,21 +174,18 @@ async function loadFiles(
     skippedLines: skipped,
     saveVocabulary: (dir) => saveVocabulary(dir, vocab, meta),
     description:
-      `${format} ${path}: ${trainRows} train / ${evalRows} eval rows (${how}), ${F} fields, ${vocab.totalRows} ids ` +
-      (fixed ? `(the vocabulary of ${fixed.from}), ${J} numeric (${numeric.kind}, as there)` : `(min-count ${opts.minCount}), ${J} numeric (${opts.numericTransform})`) +
-      `; eval OOV ${oovPct}% of cells` +
+      `${layout.name} ${path}: ${trainRows} train / ${evalRows} eval rows (${how}), ${F} fields, ${vocab.totalRows} ids ${ids}` +
+      (hashed ? '' : `; eval OOV ${((100 * oov) / (evalRows * F)).toFixed(2)}% of cells`) +
       (skipped > 0 ? `; ${skipped} bad lines skipped` : ''),
   };
 }
 
-/** A saved vocabulary must fit the data: `sizes` (synthetic data's own) or the file format's field count. */
-function checkSavedSizes(saved: SavedVocabulary, sizes: number[] | null, what: string): void {
-  if (sizes && sizes.join() !== saved.vocab.fieldSizes.join()) {
+
+/** A saved vocabulary must fit the synthetic data's own sizes. */
+function checkSavedSizes(saved: SavedVocabulary, sizes: number[], what: string): void {
+  if (saved.meta.format !== 'synthetic') throw new UserError(`--data ${what}: the vocabulary of ${saved.from} was built from ${saved.meta.format} data`);
+  if (sizes.join() !== saved.vocab.fieldSizes.join()) {
     throw new UserError(`--data ${what}: its vocabulary sizes differ from those of ${saved.from} (train with the same synthetic spec)`);
-  }
-  const F = saved.vocab.numFields;
-  if (!sizes && F !== FORMATS[what as FormatName].categoricalColumns.length) {
-    throw new UserError(`${saved.from}: the saved vocabulary has ${F} fields, ${what} data has ${FORMATS[what as FormatName].categoricalColumns.length}`);
   }
 }
 
@@ -220,7 +213,6 @@ export async function streamWithVocabulary(
   onChunk: (chunk: EncodedData) => Promise<void>,
 ): Promise<number> {
   const src = parseDataSpec(spec, '--data');
-  if (src.kind !== saved.meta.format) throw new UserError(`--data ${spec}: the vocabulary of ${saved.from} was built from ${saved.meta.format} data`);
   const chunkRows = opts.chunkRows ?? 16384;
   if (src.kind === 'synthetic') {
     const generated = generateSynthetic(parseSyntheticSpec(src.spec).options, saved.meta.numeric.kind, src.spec);
@@ -233,14 +225,15 @@ export async function streamWithVocabulary(
     }
     return 0;
   }
-  checkSavedSizes(saved, null, src.kind);
+  const full = await resolveLayout(src, '--data');
+  checkSavedLayout(saved, full, `--data ${spec}`);
+  const layout = opts.labelled === false ? withoutLabel(full) : full;
   const F = saved.vocab.numFields;
-  const J = FORMATS[src.kind].numericColumns.length;
+  const J = layout.numericNames.length;
   const summary = await readFileChunks(
     src.path,
     {
-      format: src.kind,
-      labelled: opts.labelled,
+      layout,
       chunkRows,
       skipBadLines: opts.skipBadLines,
       onProgress: (rows, fraction) => opts.onProgress?.(`${src.path}: ${rows} rows read (${(100 * fraction).toFixed(0)}%)`),
@@ -294,7 +287,7 @@ class RowStore {
     this.push(raw, pids);
   }
 
-  addEncoded(raw: RawChunk, vocab: Vocabulary): void {
+  addEncoded(raw: RawChunk, vocab: Encoder): void {
     const ids = new Int32Array(raw.rows * this.F);
     vocab.encodeRows(raw.keys, raw.rows, ids, 0);
     this.push(raw, ids);
@@ -315,14 +308,16 @@ class RowStore {
   /**
    * Copies rows [from, to) into final arrays: ids remapped (provisional id -> fieldOffset + local index;
    * `remap` null when ids are final already), numeric transformed. Chunks that end by `to` are then
-   * released, so ranges must be finalized in increasing order. Also counts OOV cells.
+   * released, so ranges must be finalized in increasing order. Also counts OOV cells (with `oovRows`:
+   * local index 0 is the OOV row, as in a Vocabulary).
    */
   finalize(
     from: number,
     to: number,
     remap: Int32Array[] | null,
-    vocab: Vocabulary,
+    vocab: Encoder,
     numeric: NumericParams,
+    oovRows: boolean,
   ): { data: EncodedData; oov: number } {
     const { F, J } = this;
     const rows = to - from;
@@ -342,7 +337,7 @@ class RowStore {
         for (let r = a; r < b; r++) {
           const pid = pids[r * F + f];
           const id = map ? off + (pid < 0 ? 0 : map[pid]) : pid;
-          if (id === off) oov++;
+          if (id === off && oovRows) oov++;
           ids[(at + r - a) * F + f] = id;
         }
       }
@@ -357,36 +352,4 @@ class RowStore {
     this.rows += raw.rows;
     this.starts.push(this.rows);
   }
-}
-
-/** Splits a chunk's rows into (a: predicate false, b: predicate true) by line number, preserving order. */
-function partition(
-  chunk: RawChunk,
-  F: number,
-  J: number,
-  inB: (line: number) => boolean,
-): { a: RawChunk; b: RawChunk } {
-  const lines = chunk.lines;
-  if (!lines) throw new Error('partition: chunk without line numbers');
-  const mask = new Uint8Array(chunk.rows);
-  let nb = 0;
-  for (let r = 0; r < chunk.rows; r++) if ((mask[r] = inB(lines[r]) ? 1 : 0)) nb++;
-  const make = (n: number): RawChunk => ({
-    rows: 0,
-    labels: new Float32Array(n),
-    numeric: new Float64Array(n * J),
-    keys: new Float64Array(n * F),
-    lines: new Float64Array(n),
-  });
-  const a = make(chunk.rows - nb);
-  const b = make(nb);
-  for (let r = 0; r < chunk.rows; r++) {
-    const out = mask[r] ? b : a;
-    const i = out.rows++;
-    out.labels[i] = chunk.labels[r];
-    (out.lines as Float64Array)[i] = lines[r];
-    for (let j = 0; j < J; j++) out.numeric[i * J + j] = chunk.numeric[r * J + j];
-    for (let f = 0; f < F; f++) out.keys[i * F + f] = chunk.keys[r * F + f];
-  }
-  return { a, b };
 }

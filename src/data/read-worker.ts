@@ -10,7 +10,6 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { parentPort, workerData } from 'node:worker_threads';
 import { UserError } from '../util/errors.js';
-import { FORMATS, withoutLabel } from './formats.js';
 import { LineParser } from './parse.js';
 import type { RawChunk } from './types.js';
 import type { ReaderMessage, ReaderRequest } from './reader.js';
@@ -36,7 +35,7 @@ async function run(req: ReaderRequest): Promise<void> {
   const { path, gzip, size } = req;
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
   const pending: RawChunk[] = [];
-  const parser = new LineParser(req.labelled ? FORMATS[req.format] : withoutLabel(FORMATS[req.format]), path, req, (chunk) => pending.push(chunk));
+  const parser = new LineParser(req.layout, path, req, (chunk) => pending.push(chunk));
   const flushPending = async (): Promise<void> => {
     for (const chunk of pending) {
       const transfer = [chunk.labels.buffer, chunk.numeric.buffer, chunk.keys.buffer] as ArrayBuffer[];
@@ -76,7 +75,8 @@ async function run(req: ReaderRequest): Promise<void> {
   }
   parser.end();
   await flushPending();
-  post({ kind: 'done', lines: parser.lineNo, rows: parser.rows, skipped: parser.skipped, firstSkipped: parser.firstSkipped });
+  const skippedLines = Float64Array.from(parser.skippedLines);
+  post({ kind: 'done', lines: parser.lineNo, rows: parser.rows, skipped: parser.skipped, firstSkipped: parser.firstSkipped, skippedLines }, [skippedLines.buffer]);
 }
 
 run(workerData as ReaderRequest).catch((e: unknown) => {

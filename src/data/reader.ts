@@ -3,19 +3,19 @@
  * gunzip and parsing run in a worker thread; chunks arrive with their buffers transferred. Whether the
  * file opens at all is checked here first, so a wrong path fails without starting a worker.
  */
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../util/errors.js';
-import type { FormatName } from './formats.js';
+import type { Layout } from './formats.js';
 import type { RawChunk } from './types.js';
 
 export interface ReadOptions {
-  format: FormatName;
+  layout: Layout;
   skipBadLines: boolean;
-  /** The file has the format's label column (default true; false: formats.ts withoutLabel). */
-  labelled?: boolean;
   /** Rows per chunk (default 16384). */
   chunkRows?: number;
   /** Called about once per second with the fraction of the file read so far (compressed bytes). */
@@ -29,6 +29,8 @@ export interface ReadSummary {
   skipped: number;
   /** Error of the first skipped line ('' if none). */
   firstSkipped: string;
+  /** Numbers of the skipped lines, ascending. */
+  skippedLines: Float64Array;
 }
 
 /** What the parent sends the worker (its workerData). */
@@ -37,8 +39,7 @@ export interface ReaderRequest {
   /** Gzip magic bytes seen at the start of the file. */
   gzip: boolean;
   size: number;
-  format: FormatName;
-  labelled: boolean;
+  layout: Layout;
   chunkRows: number;
   skipBadLines: boolean;
 }
@@ -71,8 +72,7 @@ export async function readFileChunks(
     path,
     gzip,
     size,
-    format: opts.format,
-    labelled: opts.labelled ?? true,
+    layout: opts.layout,
     chunkRows: opts.chunkRows ?? 16384,
     skipBadLines: opts.skipBadLines,
   };
@@ -102,8 +102,8 @@ export async function readFileChunks(
             opts.onProgress(rows, msg.fileBytes > 0 ? msg.bytesRead / msg.fileBytes : 1);
           }
         } else if (msg.kind === 'done') {
-          const { lines, rows: total, skipped, firstSkipped } = msg;
-          finish(null, { lines, rows: total, skipped, firstSkipped });
+          const { lines, rows: total, skipped, firstSkipped, skippedLines } = msg;
+          finish(null, { lines, rows: total, skipped, firstSkipped, skippedLines });
         } else {
           finish(msg.user ? new UserError(msg.message) : new Error(`reader worker for ${path}: ${msg.message}`));
         }
@@ -121,7 +121,7 @@ export async function readFileChunks(
 }
 
 /** Size, and whether the file starts with the gzip magic bytes (the name is not trusted). */
-async function inspect(path: string): Promise<{ size: number; gzip: boolean }> {
+export async function inspect(path: string): Promise<{ size: number; gzip: boolean }> {
   try {
     const fh = await open(path, 'r');
     try {
@@ -137,4 +137,32 @@ async function inspect(path: string): Promise<{ size: number; gzip: boolean }> {
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
     throw new UserError(`cannot read ${path}: ${why}`);
   }
+}
+
+/**
+ * The first line of a file (plain or gzip; CR stripped), or the first non-blank one with `skipBlank`;
+ * null when there is none. Reads at most 1 MiB.
+ */
+export async function readFirstLine(path: string, skipBlank = false): Promise<string | null> {
+  const { gzip } = await inspect(path);
+  const file = createReadStream(path, { highWaterMark: 1 << 16 });
+  const source = gzip ? file.pipe(createGunzip()) : file;
+  let text = '';
+  try {
+    for await (const buf of source as AsyncIterable<Buffer>) {
+      text += buf.toString('latin1');
+      const lines = text.split('\n');
+      const complete = lines.slice(0, -1).map((l) => l.replace(/\r$/, ''));
+      const found = skipBlank ? complete.find((l) => l.trim() !== '') : complete[0];
+      if (found !== undefined) return found;
+      if (text.length > 1 << 20) throw new UserError(`${path}: no line end in the first MiB; is this a text file?`);
+    }
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`cannot read ${path}: ${(e as Error).message}`);
+  } finally {
+    file.destroy();
+  }
+  const last = text.replace(/\r$/, '');
+  return skipBlank ? (last.trim() === '' ? null : last) : text === '' ? null : last;
 }

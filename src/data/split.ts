@@ -6,6 +6,7 @@
  * F must lie strictly between 0 and 1.
  */
 import { UserError } from '../util/errors.js';
+import type { RawChunk } from './types.js';
 
 export interface SplitSpec {
   kind: 'random' | 'sequential';
@@ -36,4 +37,36 @@ export function isEvalLine(seed: number, line: number, fraction: number): boolea
   h = Math.imul(h, 0x297a2d39);
   h ^= h >>> 15;
   return (h >>> 0) / 4294967296 < fraction;
+}
+
+/** Splits a chunk's rows into (a: predicate false, b: predicate true) by line number, preserving order. */
+export function partition(
+  chunk: RawChunk,
+  F: number,
+  J: number,
+  inB: (line: number) => boolean,
+): { a: RawChunk; b: RawChunk } {
+  const lines = chunk.lines;
+  if (!lines) throw new Error('partition: chunk without line numbers');
+  const mask = new Uint8Array(chunk.rows);
+  let nb = 0;
+  for (let r = 0; r < chunk.rows; r++) if ((mask[r] = inB(lines[r]) ? 1 : 0)) nb++;
+  const make = (n: number): RawChunk => ({
+    rows: 0,
+    labels: new Float32Array(n),
+    numeric: new Float64Array(n * J),
+    keys: new Float64Array(n * F),
+    lines: new Float64Array(n),
+  });
+  const a = make(chunk.rows - nb);
+  const b = make(nb);
+  for (let r = 0; r < chunk.rows; r++) {
+    const out = mask[r] ? b : a;
+    const i = out.rows++;
+    out.labels[i] = chunk.labels[r];
+    (out.lines as Float64Array)[i] = lines[r];
+    for (let j = 0; j < J; j++) out.numeric[i * J + j] = chunk.numeric[r * J + j];
+    for (let f = 0; f < F; f++) out.keys[i * F + f] = chunk.keys[r * F + f];
+  }
+  return { a, b };
 }

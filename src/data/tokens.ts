@@ -84,3 +84,87 @@ export function parseInteger(buf: Uint8Array, start: number, end: number): numbe
   if (v > Number.MAX_SAFE_INTEGER) return NaN;
   return neg ? -v : v;
 }
+
+/** Exact powers of ten as doubles (10^22 is the largest exact one). */
+const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
+
+/**
+ * A decimal number ("3", "-0.25", "1.5e-3", "+7."). Returns NaN when the cell is not one (the empty
+ * cell is the caller's case). Up to 15 significant digits and a small exponent it is computed from an
+ * exact integer and an exact power of ten, so the result is the correctly rounded double, as Number()
+ * would give; longer forms go through Number() on the text.
+ */
+export function parseDecimal(buf: Uint8Array, start: number, end: number): number {
+  let i = start;
+  let neg = false;
+  if (i < end && (buf[i] === 45 || buf[i] === 43)) {
+    neg = buf[i] === 45;
+    i++;
+  }
+  let mant = 0;
+  let digits = 0;
+  let scale = 0;
+  let any = false;
+  for (; i < end; i++) {
+    const d = buf[i] - 48;
+    if (d < 0 || d > 9) break;
+    mant = mant * 10 + d;
+    if (mant > 0) digits++;
+    any = true;
+  }
+  if (i < end && buf[i] === 46) {
+    for (i++; i < end; i++) {
+      const d = buf[i] - 48;
+      if (d < 0 || d > 9) break;
+      mant = mant * 10 + d;
+      if (mant > 0) digits++;
+      scale--;
+      any = true;
+    }
+  }
+  if (!any) return NaN;
+  if (i < end && (buf[i] === 101 || buf[i] === 69)) {
+    i++;
+    let eneg = false;
+    if (i < end && (buf[i] === 45 || buf[i] === 43)) {
+      eneg = buf[i] === 45;
+      i++;
+    }
+    if (i === end) return NaN;
+    let e = 0;
+    for (; i < end; i++) {
+      const d = buf[i] - 48;
+      if (d < 0 || d > 9) return NaN;
+      if (e < 100000) e = e * 10 + d;
+    }
+    scale += eneg ? -e : e;
+  }
+  if (i !== end) return NaN;
+  let v: number;
+  if (digits <= 15 && scale >= -22 && scale <= 22) v = scale < 0 ? mant / POW10[-scale] : mant * POW10[scale];
+  else v = Number(Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1'));
+  if (v === Infinity) return NaN; // "1e999": no finite feature value
+  return neg ? -v : v;
+}
+
+/**
+ * Hour of day (0-23) and day of week (0 = Monday) of a YYMMDDHH value (Avazu's hour, years 2000-2099),
+ * written into out[0], out[1]; false when the value is not a valid date and hour.
+ */
+export function splitHour(v: number, out: Float64Array): boolean {
+  if (!(Number.isSafeInteger(v) && v >= 0 && v <= 99999999)) return false;
+  const hh = v % 100;
+  const dd = Math.floor(v / 100) % 100;
+  const mm = Math.floor(v / 10000) % 100;
+  const yy = Math.floor(v / 1000000);
+  if (hh > 23 || mm < 1 || mm > 12 || dd < 1 || dd > daysIn(2000 + yy, mm)) return false;
+  out[0] = hh;
+  // Days since 2000-01-01 (a Saturday, weekday 5 with Monday = 0).
+  const days = Date.UTC(2000 + yy, mm - 1, dd) / 86400000 - Date.UTC(2000, 0, 1) / 86400000;
+  out[1] = (days + 5) % 7;
+  return true;
+}
+
+function daysIn(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}

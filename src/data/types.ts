@@ -2,7 +2,6 @@
  * Shapes shared by every data source. Rows are stored column-wise in flat typed arrays
  * (row-major inside a column group) so a batch is a set of contiguous slices, never an object per row.
  */
-
 /** A block of parsed rows before vocabulary encoding (what a reader yields). */
 export interface RawChunk {
   rows: number;
@@ -39,8 +38,12 @@ export interface EncodedData {
 
 /** Everything a training job needs from its data flags. */
 export interface LoadedData {
+  /** The train rows; under --stream only their shape (rows and widths, empty arrays): `stream` has the rows. */
   train: EncodedData;
+  /** The eval rows, likewise. */
   eval: EncodedData;
+  /** --stream: where the rows come from. */
+  stream?: RowStream;
   /** Rows of each field's table, OOV row included. */
   fieldSizes: number[];
   /** Start row of each field in the concatenated table (prefix sums of fieldSizes). */
@@ -55,4 +58,37 @@ export interface LoadedData {
   saveVocabulary(dir: string): Promise<string[]>;
   /** One line for logs, e.g. "criteo ../x.tsv.gz: 7200 train / 800 eval rows, 31 542 ids". */
   description: string;
+}
+
+/** One step's rows of this rank, and the size of the whole global batch. */
+export interface StepRows {
+  step: number;
+  data: EncodedData;
+  globalRows: number;
+}
+
+export interface TrainFeed {
+  /** The rows of the next step (steps in order from the start step). */
+  next(): Promise<StepRows>;
+  close(): Promise<void>;
+}
+
+export interface TrainFeedOptions {
+  rank: number;
+  size: number;
+  globalBatch: number;
+  seed: number;
+  startStep: number;
+  totalSteps: number;
+}
+
+/** What a streamed dataset offers the trainer (LoadedData.stream). */
+export interface RowStream {
+  /** Steps per shuffle window. */
+  readonly windowSteps: number;
+  /** Rows of one shuffle window held by a rank, at most (for the memory line). */
+  windowBytes(globalBatch: number, size: number): number;
+  trainFeed(opts: TrainFeedOptions): TrainFeed;
+  /** Streams this rank's contiguous share of the eval rows in chunks of at most `chunkRows`. */
+  evalShard(rank: number, size: number, chunkRows: number, onChunk: (rows: EncodedData) => Promise<void>): Promise<void>;
 }

@@ -7,15 +7,18 @@
  * vocabulary depends on the data only, not on chunking or hash-table order. An empty cell
  * (MISSING_KEY) is a token like any other.
  *
+ * With --hash-buckets there is no vocabulary to count: HashedVocabulary maps every key to a bucket.
+ *
  * Files (in the checkpoint dir):
- *   vocab.json      { version, format, fieldNames, numericNames, minCount, numeric, fieldSizes, keysFile, source? }
+ *   vocab.json      { version, format, fieldNames, numericNames, minCount, numeric, fieldSizes, keysFile, source?, layout?, hash? }
  *   vocab-keys.f64  every field's kept keys in local-index order (1..size-1), fields one after another,
- *                   as little-endian float64 (keys are exact integers < 2^53)
+ *                   as little-endian float64 (keys are exact integers < 2^53); absent for a hashed vocabulary
  */
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { KeyTable, grow } from './keytable.js';
+import type { Layout } from './formats.js';
 import type { NumericParams } from './numeric.js';
 
 /**
@@ -108,8 +111,19 @@ export class VocabCounter {
   }
 }
 
+/** Keys -> rows of the concatenated embedding table, fixed before the rows are read. */
+export interface Encoder {
+  readonly numFields: number;
+  /** Rows of each field's table (OOV row included). */
+  readonly fieldSizes: number[];
+  readonly fieldOffsets: number[];
+  readonly totalRows: number;
+  /** Encodes `rows` rows of keys into `ids` from `idsOffset` (both [rows * numFields]); returns how many cells fell to OOV. */
+  encodeRows(keys: Float64Array, rows: number, ids: Int32Array, idsOffset: number): number;
+}
+
 /** A fixed vocabulary: key -> row of the concatenated embedding table. */
-export class Vocabulary {
+export class Vocabulary implements Encoder {
   /** Rows of each field's table, OOV row included. */
   readonly fieldSizes: number[];
   readonly fieldOffsets: number[];
@@ -160,9 +174,60 @@ export class Vocabulary {
   }
 }
 
+/** --hash-buckets: K rows per field, or one space of K rows that every field hashes into (shared). */
+export interface HashSpec {
+  buckets: number;
+  shared: boolean;
+}
+
+/**
+ * Each key's row is a hash of (field, key) modulo the buckets: no pass over the data, nothing stored but
+ * the spec, every key gets a trained row (colliding keys share it). In a shared space all fields index
+ * one table of K rows, recorded as field 0's size (the others 0).
+ */
+export class HashedVocabulary implements Encoder {
+  readonly fieldSizes: number[];
+  readonly fieldOffsets: number[];
+  readonly totalRows: number;
+
+  constructor(
+    readonly numFields: number,
+    readonly hash: HashSpec,
+  ) {
+    const { buckets, shared } = hash;
+    this.fieldSizes = Array.from({ length: numFields }, (_, f) => (shared ? (f === 0 ? buckets : 0) : buckets));
+    this.fieldOffsets = prefixSums(this.fieldSizes);
+    this.totalRows = shared ? buckets : buckets * numFields;
+  }
+
+  encodeRows(keys: Float64Array, rows: number, ids: Int32Array, idsOffset: number): number {
+    const F = this.numFields;
+    const K = this.hash.buckets;
+    for (let f = 0; f < F; f++) {
+      const off = this.hash.shared ? 0 : f * K;
+      for (let r = 0; r < rows; r++) ids[idsOffset + r * F + f] = off + (bucketHash(keys[r * F + f], f) % K);
+    }
+    return 0;
+  }
+}
+
+const TWO_32 = 4294967296;
+
+/** A 32-bit hash of (key, field) (murmur3's finaliser over both halves of the key). */
+function bucketHash(key: number, field: number): number {
+  const lo = key >>> 0;
+  const hi = Math.floor(key / TWO_32) | 0;
+  let h = Math.imul(field + 1, 0x9e3779b1) ^ lo;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h ^= Math.imul(hi ^ (h >>> 13), 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 /** What vocab.json records besides the keys: enough to preprocess new data exactly like training data. */
 export interface VocabularyMeta {
-  /** 'criteo' | 'avazu' | 'synthetic'. */
+  /** 'criteo' | 'avazu' | 'csv' | 'libsvm' | 'libfm' | 'synthetic'. */
   format: string;
   fieldNames: string[];
   numericNames: string[];
@@ -170,16 +235,25 @@ export interface VocabularyMeta {
   numeric: NumericParams;
   /** Format-specific data (the synthetic generator's options). */
   source?: unknown;
+  /** How the training file's lines were read (absent in vocabularies written before layouts were saved). */
+  layout?: Layout;
+  /** --hash-buckets: the IDs were hashed (no keys file). */
+  hash?: HashSpec;
 }
 
 interface VocabFile extends VocabularyMeta {
   version: 1;
   fieldSizes: number[];
-  keysFile: string;
+  keysFile: string | null;
 }
 
-export async function saveVocabulary(dir: string, vocab: Vocabulary, meta: VocabularyMeta): Promise<string[]> {
+export async function saveVocabulary(dir: string, vocab: Encoder, meta: VocabularyMeta): Promise<string[]> {
   await mkdir(dir, { recursive: true });
+  if (!(vocab instanceof Vocabulary)) {
+    const file: VocabFile = { version: 1, ...meta, fieldSizes: vocab.fieldSizes, keysFile: null };
+    await writeFile(join(dir, VOCAB_FILE), `${JSON.stringify(file, null, 1)}\n`);
+    return [VOCAB_FILE];
+  }
   const total = vocab.fieldKeys.reduce((n, k) => n + k.length, 0);
   const all = new Float64Array(total);
   let at = 0;
@@ -195,7 +269,7 @@ export async function saveVocabulary(dir: string, vocab: Vocabulary, meta: Vocab
   return [VOCAB_FILE, VOCAB_KEYS_FILE];
 }
 
-export async function loadVocabulary(dir: string): Promise<{ vocab: Vocabulary; meta: VocabularyMeta }> {
+export async function loadVocabulary(dir: string): Promise<{ vocab: Encoder; meta: VocabularyMeta }> {
   const jsonPath = join(dir, VOCAB_FILE);
   let file: VocabFile;
   try {
@@ -203,9 +277,13 @@ export async function loadVocabulary(dir: string): Promise<{ vocab: Vocabulary; 
   } catch (e) {
     throw new UserError(`cannot read the vocabulary ${jsonPath}: ${(e as Error).message}`);
   }
-  if (file.version !== 1 || !Array.isArray(file.fieldSizes) || typeof file.keysFile !== 'string') {
+  if (file.version !== 1 || !Array.isArray(file.fieldSizes) || (typeof file.keysFile !== 'string' && !file.hash)) {
     throw new UserError(`${jsonPath}: not a version-1 vocabulary file`);
   }
+  const { format, fieldNames, numericNames, minCount, numeric, source, layout, hash } = file;
+  const meta: VocabularyMeta = { format, fieldNames, numericNames, minCount, numeric, source, layout, hash };
+  if (hash) return { vocab: new HashedVocabulary(file.fieldSizes.length, hash), meta };
+  if (typeof file.keysFile !== 'string') throw new UserError(`${jsonPath}: not a version-1 vocabulary file`);
   const keysPath = join(dir, file.keysFile);
   let bytes: Buffer;
   try {
@@ -227,8 +305,7 @@ export async function loadVocabulary(dir: string): Promise<{ vocab: Vocabulary; 
     fieldKeys.push(all.subarray(at, at + size - 1));
     at += size - 1;
   }
-  const { format, fieldNames, numericNames, minCount, numeric, source } = file;
-  return { vocab: new Vocabulary(fieldKeys), meta: { format, fieldNames, numericNames, minCount, numeric, source } };
+  return { vocab: new Vocabulary(fieldKeys), meta };
 }
 
 export function prefixSums(sizes: number[]): number[] {
@@ -243,4 +320,19 @@ export function prefixSums(sizes: number[]): number[] {
 
 function isLittleEndian(): boolean {
   return new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+}
+
+/** --hash-buckets K (K rows per field) or shared:K (one space of K rows for all fields). */
+export function parseHashBuckets(text: string): HashSpec {
+  const m = /^(shared:)?(\d+)$/.exec(text.trim());
+  const buckets = m ? Number(m[2]) : NaN;
+  // Row ids are int32 across all fields: keep a field's table well inside that.
+  if (!m || !(buckets >= 1 && buckets <= 1 << 26)) {
+    throw new UserError(`--hash-buckets ${text}: expected K (rows per field) or shared:K (one space for all fields), K from 1 to ${1 << 26}`);
+  }
+  return { buckets, shared: m[1] !== undefined };
+}
+
+export function describeHash(h: HashSpec): string {
+  return h.shared ? `hashed into one space of ${h.buckets} rows` : `hashed, ${h.buckets} rows per field`;
 }

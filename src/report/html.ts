@@ -90,6 +90,10 @@ function summary(r: RunReport): [string, string][] {
     ['eval AUC', r.eval.auc.toFixed(4)],
     ['eval logloss', r.eval.logloss.toFixed(4)],
     ['eval rows', formatCount(r.eval.rows)],
+    ...(r.history.length > 1 && r.best
+      ? ([['best eval', `step ${formatCount(r.best.step)} (by ${r.best.metric}): AUC ${r.best.auc.toFixed(4)}, logloss ${r.best.logloss.toFixed(4)}`]] as [string, string][])
+      : []),
+    ...(r.stoppedEarly ? ([['stopped early', `at step ${formatCount(r.steps)} of ${formatCount(r.plannedSteps)} (--early-stop ${r.config.earlyStop})`]] as [string, string][]) : []),
     ...(r.oracle ? ([['oracle AUC', r.oracle.auc.toFixed(4)], ['oracle logloss', r.oracle.logloss.toFixed(4)]] as [string, string][]) : []),
     ['samples/s', formatCount(r.samplesPerSec)],
     ['train seconds', r.trainSeconds.toFixed(1)],

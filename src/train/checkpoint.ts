@@ -168,13 +168,14 @@ const isParameter = (name: string): boolean => name.startsWith('dense/') || name
 /**
  * Loads a checkpoint into `rep` (parameters and optimizer state) and returns its step, after checking that it
  * belongs to this job: the same model, vocabulary sizes and training flags (only --steps/--epochs may differ,
- * to train further). `where` names the flag it came from.
+ * to train further, and --early-stop/--early-stop-metric). `where` names the flag it came from.
  */
 export async function resumeFrom(dir: string, rep: Replica, cfg: TrainConfig, data: LoadedData, where = '--resume'): Promise<number> {
   const { manifest, tensors } = await loadCheckpoint(dir);
   checkSameModel(dir, manifest, rep, data.fieldSizes, where);
+  // When training stops changes no step's maths: the length and its early stop may differ.
   const flags = (c: TrainConfig): Record<string, unknown> => {
-    const { steps: _s, epochs: _e, ...rest } = JSON.parse(configFingerprint(c)) as Record<string, unknown>;
+    const { steps: _s, epochs: _e, earlyStop: _p, earlyStopMetric: _m, ...rest } = JSON.parse(configFingerprint(c)) as Record<string, unknown>;
     return rest;
   };
   const [theirs, ours] = [flags(manifest.config), flags(cfg)];

@@ -67,6 +67,10 @@ export interface EvalRecord extends Stamp {
   auc: number;
   logloss: number;
   rows: number;
+  /** Whether this evaluation is strictly better than every earlier one of the run by --early-stop-metric (the first always is). */
+  best: boolean;
+  /** Set on the evaluation after which --early-stop ended training. */
+  earlyStop?: true;
 }
 
 export type MetricsRecord = StartRecord | StepRecord | EvalRecord;

@@ -10,7 +10,7 @@ import { createModel, initDense } from '../model/registry.js';
 import type { CtrModel } from '../model/types.js';
 import { EmbeddingUpdater } from '../optim/embed-update.js';
 import { createOptimizer, type Optimizer } from '../optim/optimizer.js';
-import { resolveHyper, type Hyper } from '../optim/schedule.js';
+import { describeScaling, resolveHyper, type Hyper, type HyperInput } from '../optim/schedule.js';
 import { Rng } from '../util/rng.js';
 
 /** Everything a replica holds: the parameters and their optimizer state, all plain Float32Arrays. */
@@ -38,6 +38,15 @@ export function shapeOf(data: LoadedData): ReplicaShape {
   return { numFields: data.train.numCategorical, numNumeric: data.train.numNumeric, totalRows: data.totalRows, trainRows: data.train.rows };
 }
 
+/** The learning rates, L2 and warmup as the flags give them, with what the scaling rule needs to scale them. */
+function hyperInput(cfg: TrainConfig, shape: ReplicaShape): HyperInput {
+  const stepsPerEpoch = Math.ceil(shape.trainRows / cfg.globalBatch);
+  return { rule: cfg.scaleRule, globalBatch: cfg.globalBatch, baseBatch: cfg.baseBatch, lr: cfg.lr, lrEmbed: cfg.lrEmbed, l2: cfg.l2, warmupSteps: cfg.warmupSteps, stepsPerEpoch };
+}
+
+/** The line rank 0 prints when --scale-rule changed a flag's value for this global batch; null when it changed none. */
+export const scalingNote = (cfg: TrainConfig, shape: ReplicaShape): string | null => describeScaling(hyperInput(cfg, shape));
+
 export function buildReplica(cfg: TrainConfig, shape: ReplicaShape): Replica {
   const model = createModel(cfg.model, {
     numFields: shape.numFields,
@@ -52,17 +61,7 @@ export function buildReplica(cfg: TrainConfig, shape: ReplicaShape): Replica {
   const dense = initDense(model, new Rng(cfg.seed, 1));
   const field = EmbeddingTable.normal(shape.totalRows, cfg.embedDim, cfg.embedInitStd, new Rng(cfg.seed, 2));
   const first = new EmbeddingTable(shape.totalRows, 1);
-  const stepsPerEpoch = Math.ceil(shape.trainRows / cfg.globalBatch);
-  const hyper = resolveHyper({
-    rule: cfg.scaleRule,
-    globalBatch: cfg.globalBatch,
-    baseBatch: cfg.baseBatch,
-    lr: cfg.lr,
-    lrEmbed: cfg.lrEmbed,
-    l2: cfg.l2,
-    warmupSteps: cfg.warmupSteps,
-    stepsPerEpoch,
-  });
+  const hyper = resolveHyper(hyperInput(cfg, shape));
   const embed = new EmbeddingUpdater(field, first, {
     mode: cfg.embedUpdate,
     lr: hyper.lrEmbed,

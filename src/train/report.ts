@@ -14,10 +14,16 @@ export interface RankSummary {
    * the rest is start-up proper (Node, modules, rendezvous, backend, model).
    */
   startup: { toFirstStep: number; data: number };
+  /** Peak resident memory of this rank's process (bytes), over the whole run. */
+  peakRssBytes: number;
 }
 
 /** The `--report FILE` JSON: one object per run, the same keys for every model, data set and world size. */
 export interface RunReport extends RunIdentity {
+  /** The step training was planned to end at; `steps` is where it ended (earlier when stoppedEarly). */
+  plannedSteps: number;
+  /** Whether --early-stop ended training before plannedSteps. */
+  stoppedEarly: boolean;
   epochs: number;
   samplesPerSec: number;
   wallSeconds: number;
@@ -26,6 +32,8 @@ export interface RunReport extends RunIdentity {
   eval: { auc: number; logloss: number; rows: number };
   oracle: { auc: number; logloss: number } | null;
   history: TrainResult['history'];
+  /** The best evaluation of `history` by --early-stop-metric (the model --save-best holds). */
+  best: TrainResult['best'];
   skippedLines: number;
   /** Steps skipped for non-finite loss or gradients (--skip-nonfinite). */
   skippedSteps: number;
@@ -60,6 +68,8 @@ export function buildReport(
     data: data.description,
     globalBatch: cfg.globalBatch,
     steps: r.steps,
+    plannedSteps: r.plannedSteps,
+    stoppedEarly: r.stoppedEarly,
     epochs: r.epochs,
     samplesPerSec: r.samplesPerSec,
     wallSeconds: r.wallSeconds,
@@ -68,6 +78,7 @@ export function buildReport(
     eval: r.eval,
     oracle: data.oracle ?? null,
     history: r.history,
+    best: r.best,
     skippedLines: data.skippedLines,
     skippedSteps: r.skippedSteps,
     clipFraction: r.clipFraction,

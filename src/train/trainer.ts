@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Communicator } from '../comm/communicator.js';
-import type { TrainConfig } from '../config/train-config.js';
-import type { LoadedData, EncodedData } from '../data/types.js';
+import type { EarlyStopMetric, TrainConfig } from '../config/train-config.js';
+import type { LoadedData, EncodedData, RowStream } from '../data/types.js';
 import { auc, logloss } from '../metrics/auc.js';
 import { fillRows, gatherBatch } from '../model/batch.js';
 import { describeTransfer, GradientComputer, type TransferStats } from '../model/step.js';
@@ -17,7 +17,7 @@ import type { Logger } from '../util/log.js';
 import { checkReplicas } from './drift.js';
 import { firstNonFinite, injectedNaN, NonFiniteError } from './numerics.js';
 import { Progress } from './progress.js';
-import { buildReplica, shapeOf, type Replica } from './replica.js';
+import { buildReplica, scalingNote, shapeOf, type Replica } from './replica.js';
 
 export interface EvalResult {
   auc: number;
@@ -25,9 +25,22 @@ export interface EvalResult {
   rows: number;
 }
 
+/** The best evaluation of a run by `metric` (the first of equals). */
+export interface BestEval {
+  step: number;
+  auc: number;
+  logloss: number;
+  metric: EarlyStopMetric;
+}
+
 export interface TrainResult {
   replica: Replica;
+  /** The step training ended at: the planned total, or the step --early-stop stopped at. */
   steps: number;
+  /** The step the run was planned to end at (--steps, or --epochs). */
+  plannedSteps: number;
+  /** Whether --early-stop ended training before plannedSteps. */
+  stoppedEarly: boolean;
   epochs: number;
   wallSeconds: number;
   trainSeconds: number;
@@ -36,6 +49,8 @@ export interface TrainResult {
   eval: EvalResult;
   /** Evaluations during and at the end of training; seconds = training time so far (evaluations excluded). */
   history: { step: number; auc: number; logloss: number; seconds: number }[];
+  /** The best of `history` by --early-stop-metric (the model --save-best holds). */
+  best: BestEval;
   clipFraction: { mean: number; last: number };
   /** Seconds over the run: batch fill + lookup, tfjs, per-ID merging, collectives (waiting included), optimizer. */
   time: { data: number; compute: number; merge: number; comm: number; update: number };
@@ -55,6 +70,18 @@ export interface TrainResult {
 export function plannedSteps(cfg: TrainConfig, trainRows: number): number {
   if (cfg.steps > 0) return cfg.steps;
   return Math.max(1, Math.ceil(cfg.epochs * Math.ceil(trainRows / cfg.globalBatch)));
+}
+
+/**
+ * Whether evaluation `e` is strictly better than `best` by `metric` (higher AUC, lower logloss): the first
+ * evaluation always is; a NaN never beats a number, and a number always beats a NaN.
+ */
+export function improves(metric: EarlyStopMetric, e: { auc: number; logloss: number }, best: { auc: number; logloss: number } | null): boolean {
+  if (!best) return true;
+  const [x, b] = [e[metric], best[metric]];
+  if (Number.isNaN(x)) return false;
+  if (Number.isNaN(b)) return true;
+  return metric === 'auc' ? x > b : x < b;
 }
 
 /** Where a run's output goes: console lines, and rank 0's --metrics records. */
@@ -94,6 +121,21 @@ export async function train(
   const localCap = Math.ceil(cfg.globalBatch / size);
   const grads = new GradientComputer(model, localCap);
   const batch = grads.allocBatch();
+  // --stream: this rank's rows come from the reader thread, step by step; else from the shuffled rows in memory.
+  const feed = data.stream?.trainFeed({ rank, size, globalBatch: cfg.globalBatch, seed: cfg.seed, startStep: start, totalSteps: total });
+  /** Fills `batch` with this rank's rows of `step`; returns the rows of the whole global batch. */
+  const nextBatch = async (step: number): Promise<number> => {
+    if (feed) {
+      const s = await feed.next();
+      if (s.step !== step) throw new Error(`stream feed: rows of step ${s.step + 1} where step ${step + 1} was due`);
+      fillRows(batch, s.data, 0, s.data.rows);
+      return s.globalRows;
+    }
+    const rows = plan.globalRows(step);
+    const [from, to] = shardRange(rows.length, rank, size);
+    fillRows(batch, data.train, from, to - from, rows);
+    return rows.length;
+  };
   const sync = createSync(cfg, comm, rep, shapeOf(data));
   // A rank whose slice of a short last batch is empty still joins every collective, with zero gradients.
   const empty = { lossSum: 0, gradDense: new Float32Array(model.numDense), gradEmb: new Float32Array(0), gradLinear: new Float32Array(0) };
@@ -120,6 +162,8 @@ export async function train(
         `L2 ${rep.hyper.l2.toExponential(2)}, CowClip ${cfg.cowclip ? `on (${cfg.cowclipForm}, r=${cfg.cowclipRatio}, zeta=${cfg.cowclipZeta})` : 'off'}, ` +
         `embedding update ${cfg.embedUpdate}, optimizer ${cfg.optimizer}, sync ${sync.name}${cfg.sync === 'local-sgd' ? ` (averaging every ${cfg.syncEvery} steps)` : ''}`,
     );
+    const scaling = scalingNote(cfg, shapeOf(data));
+    if (scaling) log.info(scaling);
   }
   const tTrain = performance.now();
   let evalSeconds = 0;
@@ -150,14 +194,26 @@ export async function train(
       }),
       { startStep: start, stepsPerEpoch: plan.stepsPerEpoch },
     );
-  const evaluateNow = async (step: number): Promise<EvalResult> => {
+  // The best evaluation so far, and how many periodic evaluations since (--early-stop's patience). Every rank
+  // holds the same evaluation (evaluate() gathers all scores), so every rank decides the same.
+  let best = null as BestEval | null;
+  let sinceBest = 0;
+  const metricName = cfg.earlyStopMetric === 'auc' ? 'AUC' : 'logloss';
+  /** Evaluates at `step`; a periodic evaluation (not the final one) may end training (`stop`). */
+  const evaluateNow = async (step: number, periodic: boolean): Promise<{ e: EvalResult; improved: boolean; stop: boolean }> => {
     await refresh(step); // training time: the pull a parameter server's workers need anyway
     const te = performance.now();
-    const e = await evaluate(rep, data.eval, comm, localCap);
+    const e = data.stream ? await evaluateStream(rep, data.stream, data.eval.rows, comm, localCap) : await evaluate(rep, data.eval, comm, localCap);
     history.push({ step, auc: e.auc, logloss: e.logloss, seconds: (te - tTrain) / 1000 - evalSeconds });
+    const improved = improves(cfg.earlyStopMetric, e, best);
+    if (improved) best = { step, auc: e.auc, logloss: e.logloss, metric: cfg.earlyStopMetric };
+    sinceBest = improved ? 0 : sinceBest + 1;
+    const stop = periodic && cfg.earlyStop > 0 && sinceBest >= cfg.earlyStop;
+    // After refresh, as --save: the replica is whole and identical on every rank; rank 0 writes it (counted as evaluation time).
+    if (improved && cfg.saveBest && rank === 0) await saveCheckpoint(cfg.saveBest, rep, cfg, data);
     evalSeconds += (performance.now() - te) / 1000;
-    metrics?.write({ type: 'eval', step, epoch: step / plan.stepsPerEpoch, auc: e.auc, logloss: e.logloss, rows: e.rows });
-    return e;
+    metrics?.write({ type: 'eval', step, epoch: step / plan.stepsPerEpoch, auc: e.auc, logloss: e.logloss, rows: e.rows, best: improved, ...(stop && { earlyStop: true as const }) });
+    return { e, improved, stop };
   };
   /** Charges the time since t to comm (the strategy's waiting) and merge (the rest). */
   const chargeSync = (t: number, waitedBefore: number): void => {
@@ -182,11 +238,13 @@ export async function train(
   let evalDue = false;
   let saveDue = false;
   let metricsDue = false;
+  let recordedAt = start;
+  /** The step --early-stop ended training at. */
+  let stoppedAt: number | null = null;
+  let lastEval: { step: number; e: EvalResult } | null = null;
   for (let step = start; step < total; step++) {
     let t = performance.now();
-    const rows = plan.globalRows(step);
-    const [from, to] = shardRange(rows.length, rank, size);
-    fillRows(batch, data.train, from, to - from, rows);
+    const globalRows = await nextBatch(step);
     if (sync.prepare) {
       time.data += performance.now() - t;
       t = performance.now();
@@ -200,7 +258,7 @@ export async function train(
 
     t = performance.now();
     if (batch.size === 0) empty.gradDense.fill(0);
-    const out = batch.size > 0 ? await grads.compute(rep.dense, batch, rows.length) : empty;
+    const out = batch.size > 0 ? await grads.compute(rep.dense, batch, globalRows) : empty;
     time.compute += performance.now() - t;
 
     if (inject?.step === step + 1 && inject.rank === rank) out.gradDense[0] = NaN;
@@ -292,6 +350,7 @@ export async function train(
     }
     if (metricsDue && inSync) {
       recorder?.record(step + 1, denseLrAt(rep.hyper, step), rep.hyper.lrEmbed);
+      recordedAt = step + 1;
       metricsDue = false;
     }
     if (checkDue && inSync && more) {
@@ -309,25 +368,42 @@ export async function train(
       saveDue = false;
     }
     if (evalNow) {
-      const e = await evaluateNow(step + 1);
+      const { e, improved, stop } = await evaluateNow(step + 1, true);
+      lastEval = { step: step + 1, e };
       evalDue = false;
-      if (rank === 0) log.info(`eval at step ${step + 1}: auc ${e.auc.toFixed(4)} logloss ${e.logloss.toFixed(4)}`);
+      if (rank === 0) {
+        const note = improved && cfg.saveBest ? ` (best so far: saved to ${cfg.saveBest})` : !improved && cfg.earlyStop > 0 ? ` (no ${metricName} improvement for ${sinceBest} of ${cfg.earlyStop})` : '';
+        log.info(`eval at step ${step + 1}: auc ${e.auc.toFixed(4)} logloss ${e.logloss.toFixed(4)}${note}`);
+      }
+      if (stop) {
+        // Evaluations run only where the ranks meet, so every rank leaves here at the same step, in sync.
+        stoppedAt = step + 1;
+        const b = best!;
+        if (rank === 0) log.info(`early stop at step ${stoppedAt}: no eval ${metricName} improvement for ${cfg.earlyStop} evaluations (best ${b[b.metric].toFixed(4)} at step ${b.step})`);
+        if (recordedAt !== stoppedAt) recorder?.record(stoppedAt, denseLrAt(rep.hyper, step), rep.hyper.lrEmbed);
+        break;
+      }
     }
   }
+  const end = stoppedAt ?? total;
+  await feed?.close();
   // Updates still owed (hybrid's last embedding gradients) are applied before the final check and evaluation.
   const owed = sync.drain ? await sync.drain() : null;
   if (owed) applyEmbed(rep, owed);
   // The final refresh (sharded, ps: gathering the owners' rows) is part of producing the model, and is
   // charged to comm: inside the training time, so the step split adds up.
-  await refresh(total);
+  await refresh(end);
   const trainSeconds = (performance.now() - tTrain) / 1000 - evalSeconds;
-  await checkReplicas(rep, comm, total);
-  const ev = await evaluateNow(total);
+  await checkReplicas(rep, comm, end);
+  // Stopped early right after an evaluation of this very model (nothing owed, nothing to refresh): that is the final one.
+  const ev = lastEval?.step === end && !owed ? lastEval.e : (await evaluateNow(end, false)).e;
   await sync.close?.();
-  const samples = Math.min(total * cfg.globalBatch, lossRows);
+  const samples = Math.min(end * cfg.globalBatch, lossRows);
   return {
     replica: rep,
-    steps: total,
+    steps: end,
+    plannedSteps: total,
+    stoppedEarly: stoppedAt !== null,
     epochs: lossRows / data.train.rows,
     wallSeconds: (performance.now() - t0) / 1000,
     trainSeconds,
@@ -335,11 +411,12 @@ export async function train(
     train: { logloss: lossSum / lossRows, lastLogloss },
     eval: ev,
     history,
-    clipFraction: { mean: clipSum / total, last: clipLast },
+    best: best!,
+    clipFraction: { mean: clipSum / end, last: clipLast },
     time: { data: time.data / 1000, compute: time.compute / 1000, merge: time.merge / 1000, comm: time.comm / 1000, update: time.update / 1000 },
     transfer: grads.stats,
-    bytes: { sent: comm.stats.bytesSent + sync.meter.direct.sent, received: comm.stats.bytesReceived + sync.meter.direct.received, densePerStep: sync.meter.bytes.dense / total, sparsePerStep: sync.meter.bytes.sparse / total },
-    uniqueIdsPerStep: { local: unique.local / total, global: unique.global / total },
+    bytes: { sent: comm.stats.bytesSent + sync.meter.direct.sent, received: comm.stats.bytesReceived + sync.meter.direct.received, densePerStep: sync.meter.bytes.dense / end, sparsePerStep: sync.meter.bytes.sparse / end },
+    uniqueIdsPerStep: { local: unique.local / end, global: unique.global / end },
     skippedSteps,
     firstStepAt: tTrain,
   };
@@ -373,6 +450,34 @@ export async function evaluate(rep: Replica, data: EncodedData, comm: Communicat
     }
   }
   return { auc: auc(data.labels, all), logloss: logloss(data.labels, all), rows: data.rows };
+}
+
+/** evaluate() over streamed eval rows: each rank reads its shard from the file; scores and labels are gathered. */
+export async function evaluateStream(rep: Replica, stream: RowStream, rows: number, comm: Communicator, maxBatch: number): Promise<EvalResult> {
+  const [from, to] = shardRange(rows, comm.rank, comm.size);
+  // One buffer: this rank's scores, then its labels, so a single all-gather brings both.
+  const mine = new Float32Array(2 * (to - from));
+  const chunkRows = Math.max(1, Math.min(maxBatch * 4, 8192));
+  const grads = new GradientComputer(rep.model, chunkRows);
+  let at = 0;
+  await stream.evalShard(comm.rank, comm.size, chunkRows, async (chunk) => {
+    await grads.predictData(rep.dense, rep.field, rep.first, chunk, mine.subarray(at, at + chunk.rows));
+    mine.set(chunk.labels, to - from + at);
+    at += chunk.rows;
+  });
+  if (at !== to - from) throw new Error(`streamed eval: ${at} rows where ${to - from} were expected`);
+  const probs = new Float32Array(rows);
+  const labels = new Float32Array(rows);
+  const parts = comm.size > 1 ? await comm.allgatherv(new Uint8Array(mine.buffer)) : [new Uint8Array(mine.buffer)];
+  let o = 0;
+  for (const p of parts) {
+    const f = new Float32Array(p.buffer, p.byteOffset, p.byteLength / 4);
+    const n = f.length / 2;
+    probs.set(f.subarray(0, n), o);
+    labels.set(f.subarray(n), o);
+    o += n;
+  }
+  return { auc: auc(labels, probs), logloss: logloss(labels, probs), rows };
 }
 
 /** One embedding update: the gradients' own step is the embedding optimizer's step t. */

@@ -8,6 +8,7 @@ import { setStepDefaults } from '../model/step.js';
 import { createCommunicator } from '../comm/factory.js';
 import { configFingerprint, parseWorkerArgs } from '../config/train-config.js';
 import { loadData, loadVocabulary } from '../data/load.js';
+import { parseHashBuckets } from '../data/vocab.js';
 import { serveFromEnv } from '../ps/server.js';
 import { resolveDistEnv, type DistEnv } from '../../topology/env.js';
 import type { Communicator } from '../comm/communicator.js';
@@ -53,6 +54,8 @@ async function main(argv: string[]): Promise<void> {
     split: cfg.split,
     seed: cfg.seed,
     minCount: cfg.minCount,
+    hashBuckets: cfg.hashBuckets === undefined ? undefined : parseHashBuckets(cfg.hashBuckets),
+    stream: cfg.stream ? { windowSteps: cfg.streamWindow } : undefined,
     numericTransform: cfg.numeric,
     skipBadLines: cfg.skipBadLines,
     // Fine-tuning encodes the data as the checkpoint's model was trained: same keys, same rows.
@@ -61,6 +64,10 @@ async function main(argv: string[]): Promise<void> {
   });
   const dataSeconds = (performance.now() - t) / 1000;
   if (comm.rank === 0) log(`data: ${data.description} (${formatSeconds(dataSeconds)})`);
+  if (comm.rank === 0 && data.stream) {
+    const w = data.stream.windowBytes(cfg.globalBatch, comm.size);
+    log(`streaming: each rank holds up to 4 windows of its rows (${(w / 1e6).toFixed(1)} MB each, ${(4 * w / 1e6).toFixed(0)} MB) besides the model; peak RSS per rank is in the --report`);
+  }
 
   // Opened before training, so a bad path fails now rather than after hours; appended to when resuming.
   const metrics = comm.rank === 0 && cfg.metrics ? new MetricsLog(cfg.metrics, cfg.resume !== undefined) : undefined;
@@ -77,6 +84,7 @@ async function main(argv: string[]): Promise<void> {
     stepTime: result.time,
     uniqueIdsPerStep: result.uniqueIdsPerStep,
     startup: { toFirstStep: result.firstStepAt / 1000, data: dataSeconds },
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
   };
   const ranks = (await comm.allgatherv(new TextEncoder().encode(JSON.stringify(mine)))).map((b) => JSON.parse(new TextDecoder().decode(b)) as RankSummary);
   const checksums = ranks.map((r) => r.paramChecksum);
@@ -90,9 +98,12 @@ async function main(argv: string[]): Promise<void> {
   }
   if (comm.rank === 0) {
     const oracle = data.oracle ? ` (oracle auc ${data.oracle.auc.toFixed(4)} logloss ${data.oracle.logloss.toFixed(4)})` : '';
+    const { best } = result;
+    // With evaluations along the way, the best of them (by --early-stop-metric) too: the model --save-best holds.
+    const bestNote = result.history.length > 1 ? `; best eval (by ${best.metric}) at step ${best.step}: auc ${best.auc.toFixed(4)} logloss ${best.logloss.toFixed(4)}${cfg.saveBest ? `, saved to ${cfg.saveBest}` : ''}` : '';
     log(
-      `done: ${result.steps} steps in ${formatSeconds(result.trainSeconds)}, ${Math.round(result.samplesPerSec).toLocaleString('en')} samples/s; ` +
-        `eval auc ${result.eval.auc.toFixed(4)} logloss ${result.eval.logloss.toFixed(4)} on ${result.eval.rows} rows${oracle}; ` +
+      `done: ${result.stoppedEarly ? `${result.steps} of ${result.plannedSteps} steps (early stop)` : `${result.steps} steps`} in ${formatSeconds(result.trainSeconds)}, ${Math.round(result.samplesPerSec).toLocaleString('en')} samples/s; ` +
+        `eval auc ${result.eval.auc.toFixed(4)} logloss ${result.eval.logloss.toFixed(4)} on ${result.eval.rows} rows${oracle}${bestNote}; ` +
         `clipped ${(result.clipFraction.mean * 100).toFixed(3)}% of batch rows`,
     );
     if (new Set(checksums).size > 1) logger.warn(`warning: replicas differ: ${checksums.join(' ')}`);

@@ -1,5 +1,5 @@
 /**
- * Output locations (--report, --html, --save, --metrics, --log-dir, --compare-out) are checked before any work
+ * Output locations (--report, --html, --save, --save-best, --metrics, --log-dir, --compare-out) are checked before any work
  * starts: a path under a file, or in a place nobody may write, must fail in the first second with the flag's
  * name, not after hours of training with the model lost. And a write that still fails at the end keeps the
  * result in a rescue folder rather than dropping it.
@@ -87,8 +87,9 @@ export function rescueDir(): string {
 }
 
 /** A run's output flags, checked together by the launcher and by a worker started without it. */
-export function checkRunOutputs(o: { report?: string; html?: string; save?: string }): void {
+export function checkRunOutputs(o: { report?: string; html?: string; save?: string; saveBest?: string }): void {
   if (o.report) checkOutput('report', o.report, 'file');
   if (o.html) checkOutput('html', o.html, 'file');
   if (o.save) checkOutput('save', o.save, 'checkpoint');
+  if (o.saveBest) checkOutput('save-best', o.saveBest, 'checkpoint');
 }
