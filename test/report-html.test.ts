@@ -15,6 +15,7 @@ function rank(r: number): RankSummary {
     stepTime: { data: 0.02, compute: 0.37 + r / 100, merge: 0.05, comm: 0.17, update: 0.61 },
     uniqueIdsPerStep: { local: 1332, global: 2183 },
     startup: { toFirstStep: 1.8, data: 0.9 },
+    peakRssBytes: 310e6,
   };
 }
 

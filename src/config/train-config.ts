@@ -223,7 +223,9 @@ export function parseTrainConfig(argv: readonly string[]): TrainConfig {
   }
 
   // Specs are checked here so the launcher rejects them once, before starting any worker.
-  parseDataSpec(cfg.data, '--data');
+  const source = parseDataSpec(cfg.data, '--data');
+  if (source.kind === 'synthetic' && cfg.stream) throw new UserError('--stream is for files: the synthetic data is generated in memory');
+  if (source.kind === 'synthetic' && cfg.hashBuckets !== undefined) throw new UserError('--hash-buckets is for files: the synthetic IDs are already rows of fixed tables');
   if (cfg.evalData !== undefined) parseDataSpec(cfg.evalData, '--eval-data');
   parseSplit(cfg.split);
   if (cfg.hashBuckets !== undefined) parseHashBuckets(cfg.hashBuckets);

@@ -101,6 +101,7 @@ export function parseDecimal(buf: Uint8Array, start: number, end: number): numbe
     neg = buf[i] === 45;
     i++;
   }
+  const unsigned = i; // the sign is applied at the end, on either path
   let mant = 0;
   let digits = 0;
   let scale = 0;
@@ -142,7 +143,7 @@ export function parseDecimal(buf: Uint8Array, start: number, end: number): numbe
   if (i !== end) return NaN;
   let v: number;
   if (digits <= 15 && scale >= -22 && scale <= 22) v = scale < 0 ? mant / POW10[-scale] : mant * POW10[scale];
-  else v = Number(Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1'));
+  else v = Number(Buffer.from(buf.buffer, buf.byteOffset + unsigned, end - unsigned).toString('latin1'));
   if (v === Infinity) return NaN; // "1e999": no finite feature value
   return neg ? -v : v;
 }
