@@ -20,10 +20,10 @@ const SHARED = ['backend', 'log-level', 'quiet', 'log-every', 'collective-timeou
 
 export const SCORE_FLAGS: readonly FlagSpec[] = [
   { group: 'Scoring', name: 'from', placeholder: 'DIR', type: 'string', help: 'the checkpoint to score with (a --save DIR): its weights, vocabulary and numeric transform' },
-  { group: 'Scoring', name: 'data', placeholder: 'SPEC', type: 'string', help: 'rows to score: criteo:PATH | avazu:PATH (plain or .gz, every row of the file), or the synthetic spec the model was trained on (its eval split)' },
+  { group: 'Scoring', name: 'data', placeholder: 'SPEC', type: 'string', help: 'rows to score: a file spec of the format the model was trained on (criteo:PATH, avazu:PATH, csv:PATH,..., libsvm:PATH,...; plain or .gz, every row of the file), or the synthetic spec the model was trained on (its eval split)' },
   { group: 'Scoring', name: 'out', placeholder: 'FILE', type: 'string', help: 'eval: also write the result as JSON to FILE; predict (required): one probability per input row, in input order' },
   { group: 'Scoring', name: 'format', type: 'string', choices: PREDICT_FORMATS, help: 'predict: csv (one probability per line, 9 significant digits) or f32 (raw little-endian float32, 4 bytes per row); default: f32 for FILE ending in .f32 or .bin, else csv' },
-  { group: 'Scoring', name: 'labels', type: 'bool', default: true, help: 'predict: the rows have the label column (--no-labels: Criteo test.txt / Avazu test.csv layout, without it)' },
+  { group: 'Scoring', name: 'labels', type: 'bool', default: true, help: 'predict: the rows have the label column (--no-labels: Criteo test.txt / Avazu test.csv layout, without it; a csv: file without a label column is described without label=; libsvm lines always start with a label)' },
   { group: 'Scoring', name: 'skip-bad-lines', type: 'bool', default: false, help: 'eval: skip and count malformed lines instead of failing (predict never skips: one output per input row)' },
   { group: 'Scoring', name: 'batch', type: 'int', default: 8192, min: 1, help: 'rows per forward pass on each rank' },
   ...TRAIN_FLAGS.filter((f) => SHARED.includes(f.name)),
@@ -62,7 +62,7 @@ export function parseScoreConfig(command: ScoreCommand, argv: readonly string[])
   if (rest.length) throw new UserError(`ddp-launch ${command}: unexpected argument '${rest[0]}'; options are flags (see ddp-launch ${command} --help)`);
   const cfg = { command, ...flags } as unknown as ScoreConfig & { format?: PredictFormat };
   if (cfg.from === undefined) throw new UserError(`ddp-launch ${command} needs --from DIR (a checkpoint written by --save DIR)`);
-  if (cfg.data === undefined) throw new UserError(`ddp-launch ${command} needs --data SPEC (criteo:PATH, avazu:PATH or a synthetic spec)`);
+  if (cfg.data === undefined) throw new UserError(`ddp-launch ${command} needs --data SPEC (a file spec as in training, e.g. criteo:PATH, or the synthetic spec)`);
   parseDataSpec(cfg.data, '--data');
   if (command === 'predict') {
     if (cfg.out === undefined) throw new UserError('ddp-launch predict needs --out FILE (where the probabilities go)');
