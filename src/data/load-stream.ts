@@ -16,7 +16,8 @@ import { isEvalLine, partition, type SplitSpec } from './split.js';
 import { openTrainFeed, streamEval } from './stream.js';
 import type { EncoderSpec, RowSplit, StreamRequest } from './stream-worker.js';
 import type { EncodedData, LoadedData, RawChunk, RowStream } from './types.js';
-import { describeHash, HashedVocabulary, saveVocabulary, VocabCounter, Vocabulary, type Encoder, type VocabularyMeta } from './vocab.js';
+import { fileData } from './loaded.js';
+import { HashedVocabulary, VocabCounter, Vocabulary, type Encoder } from './vocab.js';
 import type { DataOptions } from './options.js';
 
 /** Default --stream-window: steps of rows shuffled together. */
@@ -122,26 +123,9 @@ export async function loadStreamed(
     },
   };
 
-  const meta: VocabularyMeta = saved
-    ? saved.meta
-    : { format: layout.name, fieldNames: [...layout.fieldNames], numericNames: [...layout.numericNames], minCount: opts.minCount, numeric, layout, ...(opts.hashBuckets ? { hash: opts.hashBuckets } : {}) };
   const shape = (rows: number): EncodedData => ({ rows, numNumeric: J, numCategorical: F, labels: new Float32Array(0), numeric: new Float32Array(0), ids: new Int32Array(0) });
   const how = evalFile !== null ? `eval file ${evalFile.path}` : `${opts.split} split, seed ${opts.seed}`;
-  const ids = saved
-    ? `(the vocabulary of ${saved.from}), ${J} numeric (${numeric.kind}, as there)`
-    : `(${vocab instanceof HashedVocabulary ? describeHash(vocab.hash) : `min-count ${opts.minCount}`}), ${J} numeric (${opts.numericTransform})`;
   const skipped = first.skipped + (evalFile ? evalBad.length : 0);
-  return {
-    train: shape(trainRows),
-    eval: shape(evalRows),
-    stream,
-    fieldSizes: vocab.fieldSizes,
-    fieldOffsets: vocab.fieldOffsets,
-    totalRows: vocab.totalRows,
-    skippedLines: skipped,
-    saveVocabulary: (dir) => saveVocabulary(dir, vocab, meta),
-    description:
-      `${layout.name} ${path}, streamed (windows of ${windowSteps} steps): ${trainRows} train / ${evalRows} eval rows (${how}), ${F} fields, ${vocab.totalRows} ids ${ids}` +
-      (skipped > 0 ? `; ${skipped} bad lines skipped` : ''),
-  };
+  const mode = `, streamed (windows of ${windowSteps} steps)`;
+  return fileData({ layout, path, train: shape(trainRows), eval: shape(evalRows), stream, vocab, numeric, skipped, how, note: '', mode }, opts);
 }

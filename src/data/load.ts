@@ -9,7 +9,7 @@
  */
 import { UserError } from '../util/errors.js';
 import { withoutLabel, type Layout } from './formats.js';
-import { applyNumeric, NUMERIC_TRANSFORMS, NumericStats, type NumericParams, type NumericTransformName } from './numeric.js';
+import { applyNumeric, NUMERIC_TRANSFORMS, NumericStats, type NumericParams } from './numeric.js';
 import { loadStreamed } from './load-stream.js';
 import { readFileChunks } from './reader.js';
 import { parseDataSpec, resolveLayout, sameFields, type DataSource } from './spec.js';
@@ -17,7 +17,8 @@ import { isEvalLine, parseSplit, partition, type SplitSpec } from './split.js';
 import { generateSynthetic, parseSyntheticSpec } from './synthetic.js';
 import type { DataOptions, SavedVocabulary } from './options.js';
 import type { EncodedData, LoadedData, RawChunk } from './types.js';
-import { describeHash, HashedVocabulary, loadVocabulary, saveVocabulary, VocabCounter, type Encoder, type VocabularyMeta } from './vocab.js';
+import { fileData } from './loaded.js';
+import { HashedVocabulary, loadVocabulary, VocabCounter, type Encoder, type VocabularyMeta } from './vocab.js';
 
 // The flag defaults, for the CLI.
 export { DEFAULT_SPLIT } from './split.js';
@@ -150,36 +151,10 @@ async function loadFiles(
   const trainData = train.finalize(0, trainRows, remap, vocab, numeric, !hashed).data;
   const { data: evalData, oov } = evalSource.finalize(evalFrom, evalFrom + evalRows, remap, vocab, numeric, !hashed);
 
-  const meta: VocabularyMeta = saved
-    ? saved.meta
-    : {
-        format: layout.name,
-        fieldNames: [...layout.fieldNames],
-        numericNames: [...layout.numericNames],
-        minCount: opts.minCount,
-        numeric,
-        layout,
-        ...(opts.hashBuckets ? { hash: opts.hashBuckets } : {}),
-      };
   const how = evalFile !== null ? `eval file ${evalFile.path}` : `${opts.split} split, seed ${opts.seed}`;
-  const ids = saved
-    ? `(the vocabulary of ${saved.from}), ${J} numeric (${numeric.kind}, as there)`
-    : `(${hashed ? describeHash(vocab.hash) : `min-count ${opts.minCount}`}), ${J} numeric (${opts.numericTransform})`;
-  return {
-    train: trainData,
-    eval: evalData,
-    fieldSizes: vocab.fieldSizes,
-    fieldOffsets: vocab.fieldOffsets,
-    totalRows: vocab.totalRows,
-    skippedLines: skipped,
-    saveVocabulary: (dir) => saveVocabulary(dir, vocab, meta),
-    description:
-      `${layout.name} ${path}: ${trainRows} train / ${evalRows} eval rows (${how}), ${F} fields, ${vocab.totalRows} ids ${ids}` +
-      (hashed ? '' : `; eval OOV ${((100 * oov) / (evalRows * F)).toFixed(2)}% of cells`) +
-      (skipped > 0 ? `; ${skipped} bad lines skipped` : ''),
-  };
+  const note = hashed ? '' : `; eval OOV ${((100 * oov) / (evalRows * F)).toFixed(2)}% of cells`;
+  return fileData({ layout, path, train: trainData, eval: evalData, vocab, numeric, skipped, how, note, mode: '' }, opts);
 }
-
 
 /** A saved vocabulary must fit the synthetic data's own sizes. */
 function checkSavedSizes(saved: SavedVocabulary, sizes: number[], what: string): void {

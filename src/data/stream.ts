@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../util/errors.js';
 import type { StreamMessage, StreamRequest } from './stream-worker.js';
-import type { EncodedData, RowStream, StepRows, TrainFeed } from './types.js';
+import type { EncodedData, StepRows, TrainFeed } from './types.js';
 
 
 const WORKER_URL = new URL(`./stream-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
