@@ -78,16 +78,18 @@ const SEPARATORS: Record<string, number> = { tab: 9, comma: 44, semicolon: 59, p
 
 async function csvLayout(path: string, opts: Readonly<Record<string, string>>, what: string): Promise<DelimitedLayout> {
   const sepText = opts.sep ?? ',';
-  const delimiter = SEPARATORS[sepText] ?? (sepText === '\\t' ? 9 : sepText.length === 1 && sepText !== '"' ? sepText.charCodeAt(0) : -1);
+  const delimiter = SEPARATORS[sepText] ?? (sepText === '\\t' ? 9 : sepText.length === 1 && sepText !== '"' && sepText < '\x80' ? sepText.charCodeAt(0) : -1);
   if (delimiter < 0 || delimiter === 10 || delimiter === 13) {
-    throw new UserError(`${what}: sep=${sepText}: expected one character or ${Object.keys(SEPARATORS).join(', ')}`);
+    throw new UserError(`${what}: sep=${sepText}: expected one ASCII character or ${Object.keys(SEPARATORS).join(', ')}`);
   }
   const headerText = opts.header ?? 'false';
   if (headerText !== 'true' && headerText !== 'false') throw new UserError(`${what}: header=${headerText}: expected true or false`);
   const header = headerText === 'true';
   const first = await readFirstLine(path, !header);
   if (first === null) throw new UserError(`${path}: no data rows (the file is empty)`);
-  const cells = first.replace(/^\ufeff/, '').split(String.fromCharCode(delimiter));
+  // readFirstLine decodes bytes as latin1: as UTF-8 the header's names match the command line's, and a
+  // byte-order mark is one character.
+  const cells = Buffer.from(first, 'latin1').toString('utf8').replace(/^\ufeff/, '').split(String.fromCharCode(delimiter));
   const columns = header ? cells : cells.map((_, i) => `c${i + 1}`);
   if (header) {
     const dup = columns.find((c, i) => columns.indexOf(c) !== i);

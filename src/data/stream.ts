@@ -67,17 +67,22 @@ export function openTrainFeed(request: StreamRequest, numNumeric: number, numCat
   let window: Extract<StreamMessage, { kind: 'window' }> | null = null;
   let at = 0;
   let step = job.startStep;
+  const advance = async (): Promise<void> => {
+    for (;;) {
+      while (window && at < window.steps.length && window.steps[at].step < step) at++;
+      if (window && at < window.steps.length) return;
+      if (window) worker.ack(); // done with it: the reader may post another
+      const m = await worker.receive();
+      if (m.kind !== 'window') throw new Error(`stream reader: ended before step ${step + 1}`);
+      window = m;
+      at = 0;
+    }
+  };
   return {
+    ready: advance,
     async next(): Promise<StepRows> {
-      for (;;) {
-        while (window && at < window.steps.length && window.steps[at].step < step) at++;
-        if (window && at < window.steps.length) break;
-        if (window) worker.ack(); // done with it: the reader may post another
-        const m = await worker.receive();
-        if (m.kind !== 'window') throw new Error(`stream reader: ended before step ${step + 1}`);
-        window = m;
-        at = 0;
-      }
+      await advance();
+      if (!window) throw new Error('stream feed: no window');
       const s = window.steps[at++];
       const d = window.data;
       const J = numNumeric;

@@ -68,6 +68,8 @@ export interface StepRows {
 }
 
 export interface TrainFeed {
+  /** Resolves once the rows of the first step have arrived. */
+  ready(): Promise<void>;
   /** The rows of the next step (steps in order from the start step). */
   next(): Promise<StepRows>;
   close(): Promise<void>;

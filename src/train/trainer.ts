@@ -165,6 +165,8 @@ export async function train(
     const scaling = scalingNote(cfg, shapeOf(data));
     if (scaling) log.info(scaling);
   }
+  // The first shuffle window is read before the clock starts, as the in-memory rows are loaded before it.
+  await feed?.ready();
   const tTrain = performance.now();
   let evalSeconds = 0;
   const metrics = rank === 0 ? io.metrics : undefined;
