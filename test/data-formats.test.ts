@@ -586,7 +586,7 @@ t.test("avazu: a vocabulary saved before the hour split (22 fields) is refused w
   t.equal(
     await errorOf(() => streamWithVocabulary(data, saved, { skipBadLines: false }, async () => {})),
     `--data ${data}: its fields differ from those of the vocabulary of ${ck} (23 vs 22; field 1 is hour_of_day where the vocabulary of ${ck} has hour)` +
-      " (Avazu's hour is read as hour_of_day and day_of_week since version 0.2: retrain, or score with that version)",
+      " (Avazu's hour is now read as two fields, hour_of_day and day_of_week: a model trained on the raw hour must be retrained)",
   );
 });
 

@@ -85,7 +85,7 @@ function fieldDifference(a: Layout | VocabularyMeta, b: Layout | VocabularyMeta,
 function checkSavedLayout(saved: SavedVocabulary, layout: Layout, what: string): void {
   if (saved.meta.format !== layout.name) throw new UserError(`${what}: the vocabulary of ${saved.from} was built from ${saved.meta.format} data`);
   if (!sameFields(layout, saved.meta)) {
-    const hint = layout.name === 'avazu' ? " (Avazu's hour is read as hour_of_day and day_of_week since version 0.2: retrain, or score with that version)" : '';
+    const hint = layout.name === 'avazu' ? " (Avazu's hour is now read as two fields, hour_of_day and day_of_week: a model trained on the raw hour must be retrained)" : '';
     throw new UserError(`${what}: ${fieldDifference(layout, saved.meta, `the vocabulary of ${saved.from}`)}${hint}`);
   }
 }
