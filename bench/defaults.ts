@@ -34,20 +34,21 @@ const SHARED = resolve(ROOT, '../shared/data');
 /**
  * Named flag sets, each pinning lr, lr-embed, l2 and min-count so it means the same whatever the build's
  * defaults: `old` (before issue #16), `reference` (the CowClip paper's Criteo values, with the old min-count,
- * as the issue measured them), one-change steps between them, and neighbours of the defaults chosen in #16
- * (lr 1e-3, lr-embed 2e-3, l2 1e-5, min-count 10). `defaults` passes nothing: the build's own defaults.
+ * as the issue measured them), one change at a time from `old`, and neighbours of the defaults chosen in #16
+ * (lr 1e-3, lr-embed 3e-3, l2 1e-5, min-count 10). `defaults` passes nothing: the build's own defaults.
  */
 const PRESETS: Record<string, string> = {
   defaults: '',
   old: '--lr 1e-3 --lr-embed 3e-3 --l2 1e-5 --min-count 2',
   reference: '--lr 8e-4 --lr-embed 1e-4 --l2 1e-5 --min-count 2',
   'emb1e-3': '--lr 1e-3 --lr-embed 1e-3 --l2 1e-5 --min-count 2',
-  mc10: '--lr 1e-3 --lr-embed 3e-3 --l2 1e-5 --min-count 10',
-  'emb2e-3-mc5': '--lr 1e-3 --lr-embed 2e-3 --l2 1e-5 --min-count 5',
-  'emb1.5e-3-mc10': '--lr 1e-3 --lr-embed 1.5e-3 --l2 1e-5 --min-count 10',
-  'emb1e-3-mc10': '--lr 1e-3 --lr-embed 1e-3 --l2 1e-5 --min-count 10',
-  'l2-1e-4': '--lr 1e-3 --lr-embed 2e-3 --l2 1e-4 --min-count 10',
-  'lr5e-4': '--lr 5e-4 --lr-embed 2e-3 --l2 1e-5 --min-count 10',
+  'l2-1e-3': '--lr 1e-3 --lr-embed 3e-3 --l2 1e-3 --min-count 2',
+  mc5: '--lr 1e-3 --lr-embed 3e-3 --l2 1e-5 --min-count 5',
+  mc20: '--lr 1e-3 --lr-embed 3e-3 --l2 1e-5 --min-count 20',
+  'mc10-emb2e-3': '--lr 1e-3 --lr-embed 2e-3 --l2 1e-5 --min-count 10',
+  'mc10-emb1e-3': '--lr 1e-3 --lr-embed 1e-3 --l2 1e-5 --min-count 10',
+  'mc10-l2-1e-4': '--lr 1e-3 --lr-embed 3e-3 --l2 1e-4 --min-count 10',
+  'mc10-lr5e-4': '--lr 5e-4 --lr-embed 3e-3 --l2 1e-5 --min-count 10',
 };
 const DEFAULT_SETTINGS = Object.keys(PRESETS).join(',');
 

@@ -239,8 +239,8 @@ t.test('csv and data spec errors: one message each, naming flag, file and option
     [`csv:${h},header=true,label=y,price,cat=ctry`, `${w}: label=y,price: expected one column`],
     [`csv:${h},header=yes,cat=1`, `${w}: header=yes: expected true or false`],
     [`csv:${join(dir, 'dup.csv')},header=true,cat=a`, `${join(dir, 'dup.csv')}, line 1: the header names column "a" twice`],
-    [`csv:${join(dir, 'empty.csv')},cat=1`, `${join(dir, 'empty.csv')}: no data rows (the file is empty)`],
-    [`csv:${join(dir, 'blank.csv')},cat=1`, `${join(dir, 'blank.csv')}: no data rows (the file is empty)`],
+    [`csv:${join(dir, 'empty.csv')},cat=1`, `${join(dir, 'empty.csv')}: no data rows (the file is empty or holds only blank lines)`],
+    [`csv:${join(dir, 'blank.csv')},cat=1`, `${join(dir, 'blank.csv')}: no data rows (the file is empty or holds only blank lines)`],
     [`csv:${join(dir, 'missing.csv')},cat=1`, `cannot read ${join(dir, 'missing.csv')}: no such file`],
     // Syntax, before any file is opened.
     [`csv:${h},cat=1,cat=2`, `--data "csv:${h},cat=1,cat=2": cat= given twice`],
@@ -371,7 +371,7 @@ t.test('libsvm by index ranges (fields=): pairs in any order, fields absent or r
     [`libsvm:${r},num=f1`, `${w}: num=f1: expected field numbers 1..3 or ranges A..B, found "f1"`],
     [`libsvm:${r},num=1..3`, `${w}: num=1..3 makes every field numeric; at least one binary (categorical) field is needed`],
     [`libfm:${join(dir2, 'none.txt')}`, `${join(dir2, 'none.txt')}: the first line has a label and no index:value pairs; fields are read by position from it`],
-    [`libfm:${join(dir2, 'empty.txt')}`, `${join(dir2, 'empty.txt')}: no data rows (the file is empty)`],
+    [`libfm:${join(dir2, 'empty.txt')}`, `${join(dir2, 'empty.txt')}: no data rows (the file is empty or holds only blank lines)`],
   ];
   for (const [spec, message] of specErrors) t.equal(await errorOf(() => layoutOf(spec)), message, spec);
 });

@@ -43,7 +43,7 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   { group: 'Training', name: 'steps', type: 'int', default: 0, min: 0, help: 'stop after this many steps (0: run --epochs)' },
   { group: 'Training', name: 'seed', type: 'int', default: 42, help: 'seed of data order, init and synthetic data' },
   { group: 'Optimizer', name: 'lr', type: 'float', default: 1e-3, min: 0, help: 'dense Adam learning rate at --base-batch' },
-  { group: 'Optimizer', name: 'lr-embed', type: 'float', default: 2e-3, min: 0, help: 'embedding Adam learning rate at --base-batch' },
+  { group: 'Optimizer', name: 'lr-embed', type: 'float', default: 3e-3, min: 0, help: 'embedding Adam learning rate at --base-batch' },
   { group: 'Optimizer', name: 'l2', type: 'float', default: 1e-5, min: 0, help: 'embedding L2 lambda at --base-batch' },
   { group: 'Optimizer', name: 'scale-rule', type: 'string', default: 'none', choices: ['none', 'linear', 'sqrt', 'cowclip'], help: 'how lr/L2/warmup scale with k = global batch / --base-batch (none: as given; a rule that changes a value says so in one line)' },
   { group: 'Optimizer', name: 'base-batch', type: 'int', default: 1024, min: 1, help: 'batch the learning rates are given for' },

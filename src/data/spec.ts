@@ -86,7 +86,7 @@ async function csvLayout(path: string, opts: Readonly<Record<string, string>>, w
   if (headerText !== 'true' && headerText !== 'false') throw new UserError(`${what}: header=${headerText}: expected true or false`);
   const header = headerText === 'true';
   const first = await readFirstLine(path, !header);
-  if (first === null) throw new UserError(`${path}: no data rows (the file is empty)`);
+  if (first === null) throw new UserError(`${path}: no data rows (the file is empty or holds only blank lines)`);
   // readFirstLine decodes bytes as latin1: as UTF-8 the header's names match the command line's, and a
   // byte-order mark is one character.
   const cells = Buffer.from(first, 'latin1').toString('utf8').replace(/^\ufeff/, '').split(String.fromCharCode(delimiter));
@@ -166,7 +166,7 @@ async function sparseLayout(name: 'libsvm' | 'libfm', path: string, opts: Readon
     numFields = fieldStarts.length;
   } else {
     const first = await readFirstLine(path, true);
-    if (first === null) throw new UserError(`${path}: no data rows (the file is empty)`);
+    if (first === null) throw new UserError(`${path}: no data rows (the file is empty or holds only blank lines)`);
     numFields = first.trim().split(/[ \t]+/).length - 1;
     if (numFields < 1) throw new UserError(`${path}: the first line has a label and no index:value pairs; fields are read by position from it`);
   }
