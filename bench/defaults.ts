@@ -14,7 +14,7 @@
  * --rules (at the base batch 1024 every rule keeps the flags, so 1024:cowclip would repeat 1024:none). Settings
  * are named flag sets (--list prints them; --custom adds some); `defaults` passes no flag, so it measures
  * whatever the build's defaults are. The run's `--global-batch` and `--scale-rule` are always given.
- * About 10 minutes on 2 cores with the defaults (102 jobs); --seeds, --epochs, --settings make it smaller.
+ * With the defaults: 90 jobs, 11 minutes on 2 shared cores (load 3-7); --seeds, --epochs, --settings make it smaller.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -8,7 +8,7 @@ import { describeScaling, resolveHyper } from '../src/optim/schedule.js';
 import { REPO, runLauncher } from './helpers/cli.js';
 
 /** The defaults chosen in #16; README's flag table and "Defaults and why" give the same values. */
-const CHOSEN = { lr: 1e-3, lrEmbed: 2e-3, l2: 1e-5, minCount: 10, scaleRule: 'none', baseBatch: 1024, globalBatch: 1024 };
+const CHOSEN = { lr: 1e-3, lrEmbed: 3e-3, l2: 1e-5, minCount: 10, scaleRule: 'none', baseBatch: 1024, globalBatch: 1024 };
 
 t.test('the defaults are the flag table\'s, and README says the same', (t) => {
   const cfg = parseTrainConfig([]);
@@ -20,9 +20,9 @@ t.test('the defaults are the flag table\'s, and README says the same', (t) => {
     [CHOSEN.lr, CHOSEN.lrEmbed, CHOSEN.l2, CHOSEN.minCount, CHOSEN.scaleRule, CHOSEN.baseBatch],
   );
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  t.match(readme, '| `--lr`, `--lr-embed`, `--l2` | 1e-3, 2e-3, 1e-5 |', 'README flag table: learning rates and L2');
+  t.match(readme, '| `--lr`, `--lr-embed`, `--l2` | 1e-3, 3e-3, 1e-5 |', 'README flag table: learning rates and L2');
   t.match(readme, '| `--scale-rule` | none |', 'README flag table: scale rule');
-  t.match(readme, '`--min-count` times (default 10)', 'README data section: min-count');
+  t.match(readme, '`--min-count` times (default 10;', 'README data section: min-count');
   t.end();
 });
 
@@ -31,7 +31,7 @@ const at = (globalBatch: number, more: Partial<Parameters<typeof resolveHyper>[0
   globalBatch,
   baseBatch: 1024,
   lr: 1e-3,
-  lrEmbed: 2e-3,
+  lrEmbed: 3e-3,
   l2: 1e-5,
   stepsPerEpoch: Math.ceil(100_000 / globalBatch),
   ...more,
@@ -50,9 +50,9 @@ t.test('describeScaling: one line naming each value the rule changed, with both 
   );
   t.equal(
     describeScaling(at(2048, { rule: 'sqrt' })),
-    'scale-rule sqrt: global batch 2048 = 2 x base batch 1024: lr 1.0e-3 -> 1.41e-3, lr-embed 2.0e-3 -> 2.83e-3 (--scale-rule none keeps the flags as given)',
+    'scale-rule sqrt: global batch 2048 = 2 x base batch 1024: lr 1.0e-3 -> 1.41e-3, lr-embed 3.0e-3 -> 4.24e-3 (--scale-rule none keeps the flags as given)',
   );
-  t.match(describeScaling(at(3000, { rule: 'linear', baseBatch: 1000, warmupSteps: 5 })), /^scale-rule linear: global batch 3000 = 3 x base batch 1000: lr 1\.0e-3 -> 3\.0e-3, lr-embed 2\.0e-3 -> 6\.0e-3 \(/, 'a given warmup is kept, so not listed');
+  t.match(describeScaling(at(3000, { rule: 'linear', baseBatch: 1000, warmupSteps: 5 })), /^scale-rule linear: global batch 3000 = 3 x base batch 1000: lr 1\.0e-3 -> 3\.0e-3, lr-embed 3\.0e-3 -> 9\.0e-3 \(/, 'a given warmup is kept, so not listed');
   t.match(describeScaling(at(1000)), /= 0\.977 x base batch 1024/, 'k to three digits');
   t.end();
 });
@@ -60,7 +60,7 @@ t.test('describeScaling: one line naming each value the rule changed, with both 
 t.test('describeScaling: nothing to say when nothing changed', (t) => {
   for (const rule of ['none', 'linear', 'sqrt', 'cowclip']) {
     t.equal(describeScaling(at(1024, { rule })), null, `${rule} at the base batch`);
-    t.same(resolveHyper(at(1024, { rule })), { lrDense: 1e-3, lrEmbed: 2e-3, l2: 1e-5, warmupSteps: 0 }, `${rule} at the base batch keeps every value`);
+    t.same(resolveHyper(at(1024, { rule })), { lrDense: 1e-3, lrEmbed: 3e-3, l2: 1e-5, warmupSteps: 0 }, `${rule} at the base batch keeps every value`);
   }
   t.equal(describeScaling(at(256, { rule: 'none' })), null, 'none at any batch');
   t.equal(describeScaling(at(8192, { rule: 'none' })), null);
@@ -83,5 +83,5 @@ t.test('a run prints the line once, from rank 0, beside its start line; none whe
   const plain = await runLauncher(['-n', '1', ...TINY, '--global-batch', '256']);
   t.equal(plain.code, 0, plain.stderr);
   t.notMatch(plain.stdout, 'scale-rule', 'the default rule changes nothing');
-  t.match(plain.stdout, /lr dense 1\.00e-3 \(warmup 0\), lr embed 2\.00e-3, L2 1\.00e-5/, 'the flags as given');
+  t.match(plain.stdout, /lr dense 1\.00e-3 \(warmup 0\), lr embed 3\.00e-3, L2 1\.00e-5/, 'the flags as given');
 });

@@ -26,7 +26,8 @@ function windowsMeanLoss(records: StepRecord[]): number {
 
 t.test('--metrics: start, step and eval records that agree with the report', async (t) => {
   const dir = t.testdir();
-  const r = await runLauncher(['-n', '2', ...TINY, '--steps', '20', '--eval-every', '10', '--metrics-every', '4', '--metrics', join(dir, 'm.jsonl'), '--report', join(dir, 'r.json')]);
+  // --warmup-steps: the default scale rule (none, #16) adds no warmup, and the records should show one.
+  const r = await runLauncher(['-n', '2', ...TINY, '--steps', '20', '--warmup-steps', '16', '--eval-every', '10', '--metrics-every', '4', '--metrics', join(dir, 'm.jsonl'), '--report', join(dir, 'r.json')]);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, `[r0] metrics written to ${join(dir, 'm.jsonl')}`);
   const { records, report } = read(dir);
