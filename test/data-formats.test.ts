@@ -9,6 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { Rng } from '../src/util/rng.js';
 import t, { type Test } from 'tap';
 import { FORMATS, type Layout } from '../src/data/formats.js';
 import { loadData, loadVocabulary, streamWithVocabulary, type DataOptions } from '../src/data/load.js';
@@ -63,15 +64,10 @@ async function errorOf(fn: () => unknown): Promise<string | undefined> {
   return undefined;
 }
 
-/** mulberry32: a small seeded generator. */
+/** Uniform numbers in [0, 1) from the project's seeded generator. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new Rng(seed);
+  return () => g.next();
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -129,8 +129,8 @@ class RowEncoder {
     for (let r = 0; r < n; r++) {
       const { rows, at } = out(r);
       rows.labels[at] = chunk.labels[r];
-      rows.ids.set(this.ids.subarray(r * F, (r + 1) * F), at * F);
-      rows.numeric.set(this.num.subarray(r * J, (r + 1) * J), at * J);
+      for (let f = 0; f < F; f++) rows.ids[at * F + f] = this.ids[r * F + f];
+      for (let j = 0; j < J; j++) rows.numeric[at * J + j] = this.num[r * J + j];
     }
   }
 }
