@@ -10,9 +10,10 @@
  */
 import { parseArgs } from 'node:util';
 import { installCpuKernels, loadNativeBlas } from '../src/backend/blas.js';
-import { DEFAULT_SPLIT, loadData } from '../src/data/load.js';
+import { loadData } from '../src/data/load.js';
+import { DEFAULT_SPLIT } from '../src/data/split.js';
 import { EmbeddingTable } from '../src/model/embedding.js';
-import { mergeRows, type SparseGrad } from '../src/model/merge.js';
+import { mergeRows, type SparseGrad } from '../src/sparse/merge.js';
 import { Rng } from '../src/util/rng.js';
 import { machineInfo, markdownTable, median, positiveInt, runMain, splitList } from './common.js';
 

@@ -27,7 +27,7 @@
  * model leaves out compute/communication overlap, stragglers and congestion beyond the rank's own link.
  */
 import { SYNTHETIC_PRESETS } from '../src/data/synthetic.js';
-import { encodedSize } from '../src/model/merge.js';
+import { encodedSize } from '../src/sparse/merge.js';
 
 /** Per-field vocabulary sizes and the Zipf exponent of the ID ranks (P(rank r) proportional to (r + 1)^-zipf). */
 export interface VocabModel {

@@ -107,7 +107,7 @@ async function score(command: ScoreCommand, rest: string[], argv: string[]): Pro
 
 /** The worker entry: compiled, or its TypeScript source under ts-node. */
 function workerScript(): string {
-  return fileURLToPath(new URL(`../src/train/worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+  return fileURLToPath(new URL(`../src/worker/worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
 }
 
 /**

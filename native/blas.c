@@ -299,7 +299,7 @@ static napi_value js_gather(napi_env env, napi_callback_info info) {
 
 /*
  * mergeSlots(ids, counts, rows, dim, slot, seen, sums, sumCounts): the first pass of mergeRows' slot-map path
- * (src/model/merge.ts) with the same bits: each id's rows summed in input order into the slot it got when first
+ * (src/sparse/merge.ts) with the same bits: each id's rows summed in input order into the slot it got when first
  * seen (float adds, as the JavaScript's float32 stores of double sums round the same way), counts summed in
  * double and stored as float32 as there. counts: Float32Array, Int32Array or null (1 each). Returns the number
  * of distinct ids; seen[0..u) lists them in first-seen order. slot[id] must be -1 for every id on entry.

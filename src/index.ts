@@ -6,7 +6,7 @@ export { Adam, type AdamOptions } from './optim/adam.js';
 export { Sgd, type Optimizer } from './optim/optimizer.js';
 export { EmbeddingUpdater, type EmbedUpdateOptions, type EmbedUpdateStats } from './optim/embed-update.js';
 export { resolveHyper, denseLrAt, SCALING_RULES, type Hyper } from './optim/schedule.js';
-export { mergeRows, mergeSparse, encodeSparse, decodeSparse, type SparseGrad } from './model/merge.js';
+export { mergeRows, mergeSparse, encodeSparse, decodeSparse, type SparseGrad } from './sparse/merge.js';
 export { EmbeddingTable } from './model/embedding.js';
 export { createModel, initDense, MODEL_NAMES } from './model/registry.js';
 export { GradientComputer } from './model/step.js';

@@ -3,7 +3,7 @@
 // against encodeSparse's layout, and both against points measured by the bench (MEASURED below).
 import t from 'tap';
 import { generateSynthetic, SYNTHETIC_PRESETS } from '../src/data/synthetic.js';
-import { encodedSize } from '../src/model/merge.js';
+import { encodedSize } from '../src/sparse/merge.js';
 import {
   commSeconds,
   denseRingBytes,

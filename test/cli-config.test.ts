@@ -97,7 +97,7 @@ t.test('ddp-launch rejects a bad config before starting workers; a worker starte
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(RANK|WORLD_SIZE|OMPI_|SLURM_|PMI)/.test(k)));
   const worker = (args: string[]) =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(REPO, 'dist/src/train/worker.js'), ...args], { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [join(REPO, 'dist/src/worker/worker.js'), ...args], { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d));
       child.on('close', (code) => resolve({ code, stderr }));

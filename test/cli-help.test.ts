@@ -67,7 +67,7 @@ for (const command of ['eval', 'predict']) {
 }
 
 t.test('the worker, started directly, answers --help with --config and the training flags', (t) => {
-  const r = spawnSync(process.execPath, [join(REPO, 'dist/src/train/worker.js'), '--help'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(REPO, 'dist/src/worker/worker.js'), '--help'], { encoding: 'utf8' });
   t.equal(r.status, 0, r.stderr);
   listsExactly(t, r.stdout, [...LAUNCH_FLAGS.filter((s) => s.name === 'config'), ...TRAIN_FLAGS]);
   t.same(parseHelp(r.stdout).groups, GROUPS.filter((g) => !['Launcher', 'Comparison'].includes(g)));

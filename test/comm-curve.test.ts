@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { Pull, Push } from 'zeromq';
-import { curveClient, curveKeysFromToken, curveServer, z85 } from '../src/comm/curve.js';
+import { curveClient, curveKeysFromToken, curveServer, z85 } from '../src/wire/curve.js';
 import { runLauncher } from './helpers/cli.js';
 
 t.test('z85 matches the RFC 32 test vector; keys are 40 characters and depend on the token', (t) => {

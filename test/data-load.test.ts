@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { realSample } from './helpers/cli.js';
-import { loadData, loadVocabulary, parseDataSpec, streamWithVocabulary, type DataOptions } from '../src/data/load.js';
+import { loadData, loadVocabulary, streamWithVocabulary, type DataOptions } from '../src/data/load.js';
+import { parseDataSpec } from '../src/data/spec.js';
 import { isEvalLine } from '../src/data/split.js';
 import type { EncodedData, LoadedData } from '../src/data/types.js';
 

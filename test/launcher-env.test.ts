@@ -11,7 +11,7 @@ import { FAKE_WORKER_OPTIONS } from './fixtures/launcher/procs.js';
 
 type RankEnv = Record<string, string | null>;
 
-const WORKER = fileURLToPath(new URL('../dist/src/train/worker.js', import.meta.url));
+const WORKER = fileURLToPath(new URL('../dist/src/worker/worker.js', import.meta.url));
 
 /** Runs the launcher with fake workers and returns the environments the ranks printed, in rank order. */
 async function rankEnvs(t: Test, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ envs: RankEnv[]; stderr: string }> {

@@ -8,7 +8,7 @@ import type { RunReport } from '../src/train/report.js';
 import { freePort } from '../src/util/net.js';
 import { launch, Proc, REPO, TINY } from './fixtures/launcher/procs.js';
 
-const WORKER = join(REPO, 'dist/src/train/worker.js');
+const WORKER = join(REPO, 'dist/src/worker/worker.js');
 
 function hasMpirun(): boolean {
   try {

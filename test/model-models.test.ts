@@ -3,7 +3,7 @@ import t from 'tap';
 import type { EncodedData } from '../src/data/types.js';
 import { allocBatch, fillBatch } from '../src/model/batch.js';
 import { EmbeddingTable } from '../src/model/embedding.js';
-import { mergeRows } from '../src/model/merge.js';
+import { mergeRows } from '../src/sparse/merge.js';
 import { MODEL_NAMES, createModel, initDense } from '../src/model/registry.js';
 import { GradientComputer } from '../src/model/step.js';
 import type { ModelConfig } from '../src/model/types.js';

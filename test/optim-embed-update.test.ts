@@ -1,6 +1,6 @@
 import t from 'tap';
 import { EmbeddingTable } from '../src/model/embedding.js';
-import type { SparseGrad } from '../src/model/merge.js';
+import type { SparseGrad } from '../src/sparse/merge.js';
 import type { Adam } from '../src/optim/adam.js';
 import { EmbeddingUpdater, type EmbedUpdateOptions } from '../src/optim/embed-update.js';
 

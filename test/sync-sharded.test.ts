@@ -1,7 +1,6 @@
 import t from 'tap';
-import { decodeSparse, mergeRows } from '../src/model/merge.js';
-import { ownerOf } from '../src/ps/protocol.js';
-import { ownedRows, splitByOwner, uniqueByOwner } from '../src/ps/shard.js';
+import { decodeSparse, mergeRows } from '../src/sparse/merge.js';
+import { ownedRows, ownerOf, splitByOwner, uniqueByOwner } from '../src/sparse/owners.js';
 import { runJob, worstRelativeDiff, type Job } from './helpers/runs.js';
 
 t.test('splitting by owner: distinct ids in order of appearance, merged rows into payloads after a lead', (t) => {

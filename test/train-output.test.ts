@@ -8,7 +8,7 @@ import { parseMetrics, type EvalRecord, type MetricsRecord, type StepRecord } fr
 import type { RunReport } from '../src/train/report.js';
 import { LAUNCHER, runLauncher } from './helpers/cli.js';
 
-const WORKER = fileURLToPath(new URL('../dist/src/train/worker.js', import.meta.url));
+const WORKER = fileURLToPath(new URL('../dist/src/worker/worker.js', import.meta.url));
 const TINY = ['--data', 'synthetic:quick,rows=4000,eval-rows=1000', '--mlp', '16,16', '--embed-dim', '4', '--global-batch', '256', '--log-every', '0'];
 
 function read(dir: string): { records: MetricsRecord[]; report: RunReport } {

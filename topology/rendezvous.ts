@@ -8,9 +8,9 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { unpack } from 'msgpackr';
 import { Dealer, Router } from 'zeromq';
-import { isCount, packFrame } from '../src/comm/wire.js';
+import { isCount, packFrame } from '../src/wire/frame.js';
 import { bindTcp } from './address.js';
-import { curveClient, curveServer, type CurveKeys } from '../src/comm/curve.js';
+import { curveClient, curveServer, type CurveKeys } from '../src/wire/curve.js';
 import { UserError } from '../src/util/errors.js';
 
 export interface Endpoint {

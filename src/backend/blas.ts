@@ -15,9 +15,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { setGatherKernel, type GatherKernel } from '../model/embedding.js';
-import { setMergeSlotsKernel, type MergeSlotsKernel } from '../model/merge.js';
-import { setDenseAdamKernel, type DenseAdamKernel } from '../optim/adam.js';
+import { registerHostKernel, type DenseAdamKernel, type GatherKernel, type MergeSlotsKernel } from '../kernels/registry.js';
 import { UserError } from '../util/errors.js';
 
 /** c = op(a) op(b) (+ beta c), row-major; op(a) is m x k, op(b) k x n. */
@@ -174,14 +172,8 @@ const HOST_KERNELS = 'dense Adam, embedding gather, per-ID merge';
 
 /** The kernels of the host's own work, whatever the tensor backend (each gives the JavaScript's bits); returns their removal. */
 function installHostKernels(native: NativeBlas): () => void {
-  setDenseAdamKernel(native.adam);
-  setGatherKernel(native.gather);
-  setMergeSlotsKernel(native.mergeSlots);
-  return () => {
-    setDenseAdamKernel(null);
-    setGatherKernel(null);
-    setMergeSlotsKernel(null);
-  };
+  const removals = [registerHostKernel('denseAdam', native.adam), registerHostKernel('gather', native.gather), registerHostKernel('mergeSlots', native.mergeSlots)];
+  return () => removals.reverse().forEach((remove) => remove());
 }
 
 /** How a backend's tensors are read and its outputs allocated, as Float32Arrays. */

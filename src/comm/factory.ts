@@ -4,7 +4,7 @@ import { resolveDistEnv, type DistEnv } from '../../topology/env.js';
 import { register, RendezvousServer } from '../../topology/rendezvous.js';
 import { packageVersion } from '../util/version.js';
 import type { Communicator } from './communicator.js';
-import { curveKeysFromToken } from './curve.js';
+import { curveKeysFromToken } from '../wire/curve.js';
 import { LocalCommunicator } from './local.js';
 import { UserError } from '../util/errors.js';
 import { peerCommunicator } from './peer-communicator.js';

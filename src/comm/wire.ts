@@ -2,7 +2,8 @@
  * The header frame of every message between ranks (msgpackr, a small array). Tensor bytes travel in a separate
  * raw frame: msgpackr would copy them, and silently corrupts a packed Float32Array.
  */
-import { pack, unpack } from 'msgpackr';
+import { unpack } from 'msgpackr';
+import { isCount, packFrame } from '../wire/frame.js';
 import { COLLECTIVE_KINDS, MAX_LANES, type CollectiveKind } from './communicator.js';
 
 /**
@@ -51,11 +52,6 @@ export function encode(msg: Message): Buffer {
   return packFrame(tuple);
 }
 
-/** pack() returns a view into msgpackr's shared buffer; a frame zeromq may send later must own its bytes. */
-export function packFrame(value: unknown): Buffer {
-  return Buffer.from(pack(value));
-}
-
 /** Throws on anything this protocol does not produce. */
 export function decode(frame: Buffer): Message {
   const t: unknown = unpack(frame);
@@ -93,8 +89,4 @@ function decodeOp(t: unknown[], at: number): OpId {
 
 function isLane(x: unknown): x is number {
   return isCount(x) && x < MAX_LANES;
-}
-
-export function isCount(x: unknown): x is number {
-  return Number.isInteger(x) && (x as number) >= 0;
 }

@@ -7,7 +7,7 @@ import { Context, Pull, Push } from 'zeromq';
 import { bindTcp } from '../../topology/address.js';
 import type { Endpoint } from '../../topology/rendezvous.js';
 import { MAX_FRAME_BYTES } from './ops/context.js';
-import { curveClient, curveServer, type CurveKeys } from './curve.js';
+import { curveClient, curveServer, type CurveKeys } from '../wire/curve.js';
 import type { Receiver, Transport } from './transport.js';
 
 /** Bounds how long close() and process exit wait for unsent messages to a peer that stopped reading. */

@@ -1,7 +1,7 @@
 import { formatHelp, parseFlags, type FlagSpec } from './flags.js';
 import { TRAIN_FLAGS } from './train-config.js';
 import { UserError } from '../util/errors.js';
-import { parseDataSpec } from '../data/load.js';
+import { parseDataSpec } from '../data/spec.js';
 import type { LogLevel } from '../util/log.js';
 import type { TransportName } from '../comm/transport.js';
 

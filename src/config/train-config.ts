@@ -1,7 +1,10 @@
 import { CONFIG_FLAG, expandConfig } from './config-file.js';
 import { formatHelp, parseFlags, type FlagSpec } from './flags.js';
 import { UserError } from '../util/errors.js';
-import { DEFAULT_MIN_COUNT, DEFAULT_SPLIT, DEFAULT_STREAM_WINDOW, parseDataSpec } from '../data/load.js';
+import { DEFAULT_STREAM_WINDOW } from '../data/options.js';
+import { parseDataSpec } from '../data/spec.js';
+import { DEFAULT_SPLIT } from '../data/split.js';
+import { DEFAULT_MIN_COUNT } from '../data/vocab.js';
 import { parseSplit } from '../data/split.js';
 import { parseHashBuckets } from '../data/vocab.js';
 import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/optimizer.js';
@@ -238,7 +241,7 @@ export function parseTrainConfig(argv: readonly string[]): TrainConfig {
  */
 export function parseWorkerArgs(argv: readonly string[]): { help: string } | { cfg: TrainConfig } {
   if (argv.includes('--help') || argv.includes('-h')) {
-    return { help: `usage: node dist/src/train/worker.js [--config FILE] [training flags]   (one rank, as ddp-launch, mpirun or srun start it)\n${formatHelp([CONFIG_FLAG, ...TRAIN_FLAGS])}` };
+    return { help: `usage: node dist/src/worker/worker.js [--config FILE] [training flags]   (one rank, as ddp-launch, mpirun or srun start it)\n${formatHelp([CONFIG_FLAG, ...TRAIN_FLAGS])}` };
   }
   return { cfg: parseTrainConfig(expandConfig(argv, TRAIN_FLAGS)) };
 }

@@ -20,8 +20,6 @@ import { fileData } from './loaded.js';
 import { HashedVocabulary, VocabCounter, Vocabulary, type Encoder } from './vocab.js';
 import type { DataOptions } from './options.js';
 
-/** Default --stream-window: steps of rows shuffled together. */
-export const DEFAULT_STREAM_WINDOW = 64;
 
 export interface StreamOptions {
   /** Steps per shuffle window (--stream-window). */

@@ -21,11 +21,6 @@ import { fileData } from './loaded.js';
 import { HashedVocabulary, loadVocabulary, VocabCounter, type Encoder, type VocabularyMeta } from './vocab.js';
 
 // The flag defaults, for the CLI.
-export { DEFAULT_SPLIT } from './split.js';
-export { DEFAULT_MIN_COUNT } from './vocab.js';
-export { DEFAULT_SYNTHETIC_PRESET } from './synthetic.js';
-export { DEFAULT_STREAM_WINDOW } from './load-stream.js';
-export { parseDataSpec, type DataSource };
 export type { DataOptions, SavedVocabulary } from './options.js';
 
 export async function loadData(opts: DataOptions): Promise<LoadedData> {

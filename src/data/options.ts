@@ -2,6 +2,9 @@
 import type { NumericTransformName } from './numeric.js';
 import type { Encoder, HashSpec, VocabularyMeta } from './vocab.js';
 
+/** Default --stream-window: steps of rows shuffled together. */
+export const DEFAULT_STREAM_WINDOW = 64;
+
 export interface DataOptions {
   /** 'synthetic[:spec]' or a file spec (spec.ts) */
   data: string;

@@ -1,3 +1,4 @@
+import { hostKernel } from '../kernels/registry.js';
 import type { Rng } from '../util/rng.js';
 
 /**
@@ -5,16 +6,6 @@ import type { Rng } from '../util/rng.js';
  * variable: gathering from a variable makes tfjs build a dense [rows, dim] gradient (see STACK-NOTES.md),
  * so lookups, gradient merging and updates are done by hand on the array.
  */
-/** Row lookup out[i] = weights[ids[i]]; returns -1, or the position of the first id outside the table. */
-export type GatherKernel = (weights: Float32Array, dim: number, ids: Int32Array, out: Float32Array) => number;
-
-/** The native lookup (native/blas.c: a memcpy per row), slotted in by src/backend/blas.ts; null: the loop below. */
-let gatherKernel: GatherKernel | null = null;
-
-export function setGatherKernel(kernel: GatherKernel | null): void {
-  gatherKernel = kernel;
-}
-
 export class EmbeddingTable {
   readonly rows: number;
   readonly dim: number;
@@ -48,8 +39,10 @@ export class EmbeddingTable {
     const { dim, rows, weights } = this;
     const n = ids.length;
     if (out.length < n * dim) throw new RangeError(`gather: out holds ${out.length} < ${n * dim} values`);
-    if (gatherKernel) {
-      const bad = gatherKernel(weights, dim, ids, out);
+    // The native lookup (native/blas.c: a memcpy per row) when registered; else the loop below.
+    const kernel = hostKernel('gather');
+    if (kernel) {
+      const bad = kernel(weights, dim, ids, out);
       if (bad >= 0) throw new RangeError(`gather: id ${ids[bad]} outside table of ${rows} rows`);
       return;
     }

@@ -4,22 +4,13 @@
  * with the step count t (1-based) passed explicitly so every rank and a resumed run agree on it.
  */
 
+import { hostKernel } from '../kernels/registry.js';
 import type { Optimizer } from './types.js';
 
 export interface AdamOptions {
   beta1?: number;
   beta2?: number;
   epsilon?: number;
-}
-
-/** A faster whole-array Adam step with the same bits as Adam.span (native/blas.c), installed by src/backend/blas.ts. */
-export type DenseAdamKernel = (w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lrT: number, b1: number, b2: number, eps: number) => void;
-
-let denseKernel: DenseAdamKernel | null = null;
-
-/** Slots a dense Adam kernel in (null: back to the JavaScript loop); updateRows is unaffected. */
-export function setDenseAdamKernel(kernel: DenseAdamKernel | null): void {
-  denseKernel = kernel;
 }
 
 export class Adam implements Optimizer {
@@ -56,7 +47,9 @@ export class Adam implements Optimizer {
       throw new RangeError(`Adam.updateDense: ${w.length} weights, ${g.length} grads, state of ${this.m.length}`);
     }
     const lrT = this.stepSize(lr, t);
-    if (denseKernel) denseKernel(w, g, this.m, this.v, lrT, this.beta1, this.beta2, this.epsilon);
+    // The registry's `denseAdam` (native/blas.c, the same bits as span) when registered; updateRows is always ours.
+    const kernel = hostKernel('denseAdam');
+    if (kernel) kernel(w, g, this.m, this.v, lrT, this.beta1, this.beta2, this.epsilon);
     else this.span(w, g, 0, 0, w.length, lrT);
   }
 

@@ -7,7 +7,7 @@
  *   lazy:  L2, CowClip and Adam only on the rows present in the batch (O(batch rows) per step).
  */
 import type { EmbeddingTable } from '../model/embedding.js';
-import type { SparseGrad } from '../model/merge.js';
+import type { SparseGrad } from '../sparse/merge.js';
 import type { AdamOptions } from './adam.js';
 import { type CowClipOptions, cowclip, cowclipIndexed } from './cowclip.js';
 import { createOptimizer, type Optimizer, type OptimizerName } from './optimizer.js';

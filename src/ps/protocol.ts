@@ -5,8 +5,8 @@
  * MASTER_PORT + 1 + k, which every host can compute without another rendezvous.
  */
 import { unpack } from 'msgpackr';
-import { isCount, packFrame } from '../comm/wire.js';
-import type { ReplicaShape } from '../train/replica.js';
+import { isCount, packFrame } from '../wire/frame.js';
+import type { ReplicaShape } from '../replica/replica.js';
 import { UserError } from '../util/errors.js';
 
 /** The port of server `server` (of `servers`): DDP_SERVER_PORTS[server], else MASTER_PORT + 1 + server. */
@@ -29,14 +29,6 @@ export function serverEndpoints(env: NodeJS.ProcessEnv): string[] {
   }
   const host = env.MASTER_ADDR ?? '127.0.0.1';
   return Array.from({ length: k }, (_, s) => `tcp://${host}:${serverPort(env, s, k)}`);
-}
-
-/**
- * The server owning embedding row `id`: a multiplicative hash, so consecutive ids (one field's vocabulary)
- * spread over the servers instead of landing on one.
- */
-export function ownerOf(id: number, servers: number): number {
-  return (Math.imul(id, 0x9e3779b1) >>> 0) % servers;
 }
 
 export type Request =
@@ -107,22 +99,4 @@ export function decodeReply(frame: Buffer): Reply {
       break;
   }
   throw new Error(`bad reply ${JSON.stringify(m).slice(0, 200)}`);
-}
-
-/** A typed view of a frame's bytes (copied only if the frame is not 4-byte aligned). */
-export function f32(frame: Uint8Array): Float32Array {
-  const b = frame.byteOffset % 4 === 0 ? frame : Buffer.from(frame);
-  if (b.byteLength % 4) throw new Error(`frame of ${b.byteLength} bytes is not float32 values`);
-  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
-}
-
-export function i32(frame: Uint8Array): Int32Array {
-  const b = frame.byteOffset % 4 === 0 ? frame : Buffer.from(frame);
-  if (b.byteLength % 4) throw new Error(`frame of ${b.byteLength} bytes is not int32 values`);
-  return new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4);
-}
-
-/** A frame zeromq may send later: it must own its bytes (the caller's array changes next step). */
-export function frameOf(a: Float32Array | Int32Array): Buffer {
-  return Buffer.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
 }

@@ -13,17 +13,19 @@
 import { Router } from 'zeromq';
 import type { TrainConfig } from '../config/train-config.js';
 import { configFingerprint } from '../config/train-config.js';
-import { decodeSparse, type SparseGrad } from '../model/merge.js';
+import { decodeSparse, type SparseGrad } from '../sparse/merge.js';
 import { createOptimizer, type Optimizer } from '../optim/optimizer.js';
 import { denseLrAt } from '../optim/schedule.js';
-import { shardRange } from '../train/batches.js';
-import { buildReplica, type Replica, type ReplicaShape } from '../train/replica.js';
+import { shardRange } from '../util/shard.js';
+import { buildReplica, type Replica, type ReplicaShape } from '../replica/replica.js';
 import { bindTcp, resolveIPv4 } from '../../topology/address.js';
-import { curveKeysFromToken, curveServer, type CurveKeys } from '../comm/curve.js';
+import { curveKeysFromToken, curveServer, type CurveKeys } from '../wire/curve.js';
 import { UserError } from '../util/errors.js';
 import { packageVersion } from '../util/version.js';
-import { decodeRequest, encodeHeader, f32, frameOf, i32, ownerOf, serverPort, type Reply, type Request } from './protocol.js';
-import { applyRows, ownedRows, packRows } from './shard.js';
+import { decodeRequest, encodeHeader, serverPort, type Reply, type Request } from './protocol.js';
+import { applyRows } from './shard.js';
+import { ownedRows, ownerOf, packRows } from '../sparse/owners.js';
+import { f32, frameOf, i32 } from '../wire/frame.js';
 
 export interface ServerOptions {
   index: number;

@@ -1,5 +1,6 @@
 import type { Communicator } from '../comm/communicator.js';
-import { decodeSparse, encodeSparse, mergeRows, mergeSparse, type SparseGrad } from '../model/merge.js';
+import { decodeSparse, encodeSparse, mergeRows, mergeSparse, type SparseGrad } from '../sparse/merge.js';
+import { splitPacked } from '../sparse/packed.js';
 import { Meter } from './meter.js';
 import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
 
@@ -29,7 +30,7 @@ export class AllreduceSync implements SyncStrategy {
   async exchange(local: LocalGrads): Promise<GlobalGrads> {
     const dense = this.startDense(local);
     const mine = this.mergeLocal(local);
-    return { dense: local.dense, embed: { ...unpack(await this.gatherMerge(dense, mine), this.dim), step: local.step }, localUnique: mine.ids.length };
+    return { dense: local.dense, embed: { ...splitPacked(await this.gatherMerge(dense, mine), this.dim), step: local.step }, localUnique: mine.ids.length };
   }
 
   /** This rank's rows merged per ID, as packed [field | first-order] rows of d + 1 values. */
@@ -70,20 +71,4 @@ export class AllreduceSync implements SyncStrategy {
     const [, parts] = await this.meter.wait(Promise.all([dense, this.startGather(mine)]));
     return this.mergeGathered(parts);
   }
-}
-
-/** Splits merged [field | first-order] rows into the two tables' gradients. */
-export function unpack(g: SparseGrad, d: number): { field: SparseGrad; linear: SparseGrad } {
-  const u = g.ids.length;
-  const w = d + 1;
-  const field = new Float32Array(u * d);
-  const linear = new Float32Array(u);
-  for (let j = 0; j < u; j++) {
-    for (let k = 0; k < d; k++) field[j * d + k] = g.rows[j * w + k];
-    linear[j] = g.rows[j * w + d];
-  }
-  return {
-    field: { dim: d, ids: g.ids, counts: g.counts, rows: field },
-    linear: { dim: 1, ids: g.ids, counts: g.counts, rows: linear },
-  };
 }

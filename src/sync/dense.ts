@@ -1,6 +1,7 @@
 import type { Communicator } from '../comm/communicator.js';
-import type { SparseGrad } from '../model/merge.js';
-import { AllreduceSync, unpack } from './allreduce.js';
+import type { SparseGrad } from '../sparse/merge.js';
+import { splitPacked } from '../sparse/packed.js';
+import { AllreduceSync } from './allreduce.js';
 import type { GlobalGrads, LocalGrads } from './types.js';
 
 /**
@@ -28,7 +29,7 @@ export class DenseSync extends AllreduceSync {
     const mine = this.mergeLocal(local);
     await this.meter.allreduce('dense', local.dense);
     const global = await this.allreduceDensified(mine);
-    return { dense: local.dense, embed: { ...unpack(global, this.dim), step: local.step }, localUnique: mine.ids.length };
+    return { dense: local.dense, embed: { ...splitPacked(global, this.dim), step: local.step }, localUnique: mine.ids.length };
   }
 
   private async allreduceDensified(mine: SparseGrad): Promise<SparseGrad> {

@@ -1,5 +1,6 @@
-import type { SparseGrad } from '../model/merge.js';
-import { AllreduceSync, unpack } from './allreduce.js';
+import type { SparseGrad } from '../sparse/merge.js';
+import { splitPacked } from '../sparse/packed.js';
+import { AllreduceSync } from './allreduce.js';
 import type { EmbedGrads, GlobalGrads, LocalGrads } from './types.js';
 
 /**
@@ -31,6 +32,6 @@ export class HybridSync extends AllreduceSync {
     const p = this.pending;
     if (!p) return null;
     this.pending = null;
-    return { ...unpack(this.mergeGathered(await this.meter.wait(p.parts)), this.dim), step: p.step };
+    return { ...splitPacked(this.mergeGathered(await this.meter.wait(p.parts)), this.dim), step: p.step };
   }
 }

@@ -1,6 +1,7 @@
 import type { Communicator } from '../comm/communicator.js';
 import { cowclipIndexed, type CowClipOptions } from '../optim/cowclip.js';
-import { AllreduceSync, unpack } from './allreduce.js';
+import { splitPacked } from '../sparse/packed.js';
+import { AllreduceSync } from './allreduce.js';
 import type { GlobalGrads, LocalGrads } from './types.js';
 
 /**
@@ -28,12 +29,12 @@ export class LocalClipSync extends AllreduceSync {
     const mine = this.mergeLocal(local);
     // Rows hold sum/B_global; a rank alone would clip sum/(B/N), i.e. N times that, and the mean of N such
     // rows is their sum / N: scale up, clip the field part (first-order never clipped), scale back.
-    const { field } = unpack(mine, this.dim);
+    const { field } = splitPacked(mine, this.dim);
     for (let i = 0; i < field.rows.length; i++) field.rows[i] *= n;
     cowclipIndexed(this.weights, field.ids, field.rows, field.counts, this.dim, this.clip);
     for (let j = 0; j < mine.ids.length; j++) {
       for (let k = 0; k < this.dim; k++) mine.rows[j * w + k] = field.rows[j * this.dim + k] / n;
     }
-    return { dense: local.dense, embed: { ...unpack(await this.gatherMerge(dense, mine), this.dim), step: local.step, clipped: true }, localUnique: mine.ids.length };
+    return { dense: local.dense, embed: { ...splitPacked(await this.gatherMerge(dense, mine), this.dim), step: local.step, clipped: true }, localUnique: mine.ids.length };
   }
 }

@@ -1,8 +1,9 @@
 import type { Communicator } from '../comm/communicator.js';
-import { mergeRows } from '../model/merge.js';
+import { mergeRows } from '../sparse/merge.js';
 import type { Optimizer } from '../optim/optimizer.js';
-import type { Replica } from '../train/replica.js';
-import { AllreduceSync, unpack } from './allreduce.js';
+import type { Replica } from '../replica/replica.js';
+import { splitPacked } from '../sparse/packed.js';
+import { AllreduceSync } from './allreduce.js';
 import type { Meter, Traffic } from './meter.js';
 import type { GlobalGrads, LocalGrads } from './types.js';
 
@@ -52,7 +53,7 @@ export class LocalSgdSync extends AllreduceSync {
       for (let i = 0; i < local.dense.length; i++) local.dense[i] *= n;
       for (let i = 0; i < mine.rows.length; i++) mine.rows[i] *= n;
     }
-    return { dense: local.dense, embed: { ...unpack(mine, this.dim), step: local.step }, localUnique: mine.ids.length };
+    return { dense: local.dense, embed: { ...splitPacked(mine, this.dim), step: local.step }, localUnique: mine.ids.length };
   }
 
   /** Replicas meet at averaging points: every H steps and after the last. */

@@ -1,10 +1,11 @@
 import { Dealer } from 'zeromq';
 import type { Communicator } from '../comm/communicator.js';
-import { curveClient, type CurveKeys } from '../comm/curve.js';
-import { decodeReply, encodeHeader, f32, frameOf, i32, type Reply, type Request } from '../ps/protocol.js';
-import { splitByOwner, uniqueByOwner, unpackRows } from '../ps/shard.js';
-import { shardRange } from '../train/batches.js';
-import type { Replica, ReplicaShape } from '../train/replica.js';
+import { curveClient, type CurveKeys } from '../wire/curve.js';
+import { decodeReply, encodeHeader, type Reply, type Request } from '../ps/protocol.js';
+import { splitByOwner, uniqueByOwner, unpackRows } from '../sparse/owners.js';
+import { f32, frameOf, i32 } from '../wire/frame.js';
+import { shardRange } from '../util/shard.js';
+import type { Replica, ReplicaShape } from '../replica/replica.js';
 import { UserError } from '../util/errors.js';
 import { packageVersion } from '../util/version.js';
 import { AllreduceSync } from './allreduce.js';

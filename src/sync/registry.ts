@@ -1,8 +1,8 @@
 import type { Communicator } from '../comm/communicator.js';
 import { configFingerprint, type TrainConfig } from '../config/train-config.js';
-import { curveKeysFromToken } from '../comm/curve.js';
+import { curveKeysFromToken } from '../wire/curve.js';
 import { serverEndpoints } from '../ps/protocol.js';
-import type { Replica, ReplicaShape } from '../train/replica.js';
+import type { Replica, ReplicaShape } from '../replica/replica.js';
 import { AllreduceSync } from './allreduce.js';
 import { DenseSync } from './dense.js';
 import { HybridSync } from './hybrid.js';

@@ -1,10 +1,11 @@
 import type { Communicator } from '../comm/communicator.js';
-import { decodeSparse, type SparseGrad } from '../model/merge.js';
-import { f32, i32 } from '../ps/protocol.js';
-import { applyRows, copyRows, ownedRows, packRows, splitByOwner, uniqueByOwner, unpackRows, type RowArrays } from '../ps/shard.js';
+import { decodeSparse, type SparseGrad } from '../sparse/merge.js';
+import { applyRows } from '../ps/shard.js';
+import { copyRows, ownedRows, packRows, splitByOwner, uniqueByOwner, unpackRows, type RowArrays } from '../sparse/owners.js';
+import { f32, i32 } from '../wire/frame.js';
 import { EmbeddingTable } from '../model/embedding.js';
 import { EmbeddingUpdater, type EmbedUpdateStats } from '../optim/embed-update.js';
-import type { Replica } from '../train/replica.js';
+import type { Replica } from '../replica/replica.js';
 import { AllreduceSync, SPARSE_LANE } from './allreduce.js';
 import type { GlobalGrads, LocalGrads } from './types.js';
 

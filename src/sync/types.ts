@@ -1,4 +1,4 @@
-import type { SparseGrad } from '../model/merge.js';
+import type { SparseGrad } from '../sparse/merge.js';
 import type { Meter } from './meter.js';
 
 /** The gradients of one step as the trainer hands them to a strategy (views, valid until the next step). */

@@ -6,7 +6,7 @@ import type { LoadedData } from '../data/types.js';
 import { packageVersion } from '../util/version.js';
 import { UserError } from '../util/errors.js';
 import type { Optimizer } from '../optim/optimizer.js';
-import type { Replica } from './replica.js';
+import type { Replica } from '../replica/replica.js';
 import { makeDirs } from '../util/outputs.js';
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Communicator } from '../comm/communicator.js';
-import type { Replica } from './replica.js';
+import type { Replica } from '../replica/replica.js';
 import { replicaTensors } from './checkpoint.js';
 
 const DIGEST_BYTES = 8;

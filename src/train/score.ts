@@ -18,7 +18,7 @@ import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { littleEndianBytes, loadWeights, readManifest, type Manifest } from './checkpoint.js';
 import { formatSeconds } from './progress.js';
-import { buildReplica, type Replica } from './replica.js';
+import { buildReplica, type Replica } from '../replica/replica.js';
 
 /** What rank 0 does with each scored chunk, in input order. */
 type Sink = (labels: Float32Array, probs: Float32Array) => Promise<void>;

@@ -10,14 +10,15 @@ import { denseLrAt } from '../optim/schedule.js';
 import { createSync } from '../sync/registry.js';
 import type { EmbedGrads } from '../sync/types.js';
 import { UserError } from '../util/errors.js';
-import { BatchPlan, shardRange } from './batches.js';
+import { BatchPlan } from './batches.js';
+import { shardRange } from '../util/shard.js';
 import { loadWeights, resumeFrom, saveCheckpoint } from './checkpoint.js';
 import { StepRecorder, type MetricsLog } from './metrics.js';
 import type { Logger } from '../util/log.js';
 import { checkReplicas } from './drift.js';
 import { firstNonFinite, injectedNaN, NonFiniteError } from './numerics.js';
 import { Progress } from './progress.js';
-import { buildReplica, scalingNote, shapeOf, type Replica } from './replica.js';
+import { buildReplica, scalingNote, shapeOf, type Replica } from '../replica/replica.js';
 
 export interface EvalResult {
   auc: number;

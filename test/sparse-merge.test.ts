@@ -1,5 +1,5 @@
 import t from 'tap';
-import { type SparseGrad, decodeSparse, encodeSparse, mergeRows, mergeSparse } from '../src/model/merge.js';
+import { type SparseGrad, decodeSparse, encodeSparse, mergeRows, mergeSparse } from '../src/sparse/merge.js';
 
 const plain = (g: SparseGrad) => ({ dim: g.dim, ids: Array.from(g.ids), counts: Array.from(g.counts), rows: Array.from(g.rows) });
 

@@ -4,6 +4,7 @@
  * Summation order is fixed (by input position within an id), so every rank merging the same input gets
  * bit-identical output.
  */
+import { hostKernel, type MergeSlotsKernel } from '../kernels/registry.js';
 
 /** Gradient rows of an embedding table, one per distinct id. */
 export interface SparseGrad {
@@ -95,21 +96,7 @@ export function mergeRows(
   return max <= SLOT_MAP_MAX_ID ? mergeBySlots(ids, counts, rows, dim, max) : mergeSorted(ids, counts, rows, dim);
 }
 
-/**
- * mergeBySlots' first pass: each row added into its id's slot, in input order; slots numbered as ids are first
- * seen (seen[j] = the j-th distinct id). Returns the number of distinct ids. slot[id] is -1 for every id on entry.
- */
-export type MergeSlotsKernel = (
-  ids: Int32Array,
-  counts: Float32Array | Int32Array | null,
-  rows: Float32Array,
-  dim: number,
-  slot: Int32Array,
-  seen: Int32Array,
-  sums: Float32Array,
-  sumCounts: Float32Array,
-) => number;
-
+/** mergeBySlots' first pass (the registry's `mergeSlots` when one is registered: native/blas.c, the same bits). */
 const accumulate: MergeSlotsKernel = (ids, counts, rows, dim, slot, seen, sums, sumCounts) => {
   let u = 0;
   for (let i = 0; i < ids.length; i++) {
@@ -132,13 +119,6 @@ const accumulate: MergeSlotsKernel = (ids, counts, rows, dim, slot, seen, sums, 
   return u;
 };
 
-/** The native first pass (native/blas.c, the same bits), slotted in by src/backend/blas.ts; null: accumulate(). */
-let slotsKernel: MergeSlotsKernel | null = null;
-
-export function setMergeSlotsKernel(kernel: MergeSlotsKernel | null): void {
-  slotsKernel = kernel;
-}
-
 /** mergeBySlots' scratch, kept between calls (grown, never shrunk): first-seen ids, their running sums and counts. */
 const scratch = { seen: new Int32Array(0), sums: new Float32Array(0), counts: new Float32Array(0) };
 
@@ -155,7 +135,7 @@ function mergeBySlots(ids: Int32Array, counts: Float32Array | Int32Array | null,
   if (scratch.sums.length < n * dim) scratch.sums = new Float32Array(n * dim);
   const { seen, sums, counts: sumCounts } = scratch;
   const slot = slotOf;
-  const u = slotsKernel ? slotsKernel(ids, counts, rows, dim, slot, seen, sums, sumCounts) : accumulate(ids, counts, rows, dim, slot, seen, sums, sumCounts);
+  const u = (hostKernel('mergeSlots') ?? accumulate)(ids, counts, rows, dim, slot, seen, sums, sumCounts);
   const distinct = seen.subarray(0, u);
   const order = stableOrder(distinct);
   const outIds = new Int32Array(u);

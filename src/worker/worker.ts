@@ -15,19 +15,19 @@ import type { Communicator } from '../comm/communicator.js';
 import type { TransportName } from '../comm/transport.js';
 import { expandConfig } from '../config/config-file.js';
 import { isScoreCommand, parseScoreConfig, SCORE_FLAGS, scoreFingerprint, scoreHelp, type ScoreCommand } from '../config/score-config.js';
-import { runScore } from './score.js';
+import { runScore } from '../train/score.js';
 import { CollectiveError } from '../comm/errors.js';
 import { UserError, type WorkerFatal } from '../util/errors.js';
-import { ReplicaDriftError } from './drift.js';
-import { NonFiniteError } from './numerics.js';
-import { saveCheckpoint } from './checkpoint.js';
-import { formatSeconds } from './progress.js';
-import { MetricsLog, parseMetrics } from './metrics.js';
+import { ReplicaDriftError } from '../train/drift.js';
+import { NonFiniteError } from '../train/numerics.js';
+import { saveCheckpoint } from '../train/checkpoint.js';
+import { formatSeconds } from '../train/progress.js';
+import { MetricsLog, parseMetrics } from '../train/metrics.js';
 import { runReportHtml } from '../report/html.js';
 import { createLogger, effectiveLevel, type Logger, type LogLevel } from '../util/log.js';
 import { packageVersion } from '../util/version.js';
-import { buildReport, type RankSummary } from './report.js';
-import { paramChecksum, train } from './trainer.js';
+import { buildReport, type RankSummary } from '../train/report.js';
+import { paramChecksum, train } from '../train/trainer.js';
 
 /**
  * One training rank. Started by `ddp-launch` (or mpirun/srun), it reads its rank from the environment,
