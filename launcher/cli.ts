@@ -10,6 +10,7 @@ import { packageVersion } from '../src/util/version.js';
 import { LAUNCH_FLAGS, splitArgs, withoutFlag } from './args.js';
 import { COMPARE_FLAGS, compareRequested, runCompare } from './compare.js';
 import { parseTrainConfig, TRAIN_FLAGS } from '../src/config/train-config.js';
+import { traitsOf } from '../src/config/strategies.js';
 import { UserError } from '../src/util/errors.js';
 import { freePort } from '../src/util/net.js';
 import { availableParallelism } from 'node:os';
@@ -56,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
   if (cfg.metrics) checkOutput('metrics', cfg.metrics, 'file');
   if (flags.logDir) checkOutput('log-dir', flags.logDir as string, 'dir');
 
-  const usesServers = cfg.sync === 'ps' || cfg.sync === 'async-ps';
+  const usesServers = traitsOf(cfg.sync).servers;
   if (!usesServers && (flags.servers as number) > 0) throw new UserError(`--servers is for --sync ps or async-ps, not ${cfg.sync}`);
   const job = await planJob(flags, argv, usesServers ? Math.max(1, flags.servers as number) : 0, cfg.save);
   const script = workerScript();

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFlags, type FlagSpec } from '../src/config/flags.js';
 import { checkOutput } from '../src/util/outputs.js';
-import { parseTrainConfig, SYNC_NAMES, type SyncName } from '../src/config/train-config.js';
+import { parseTrainConfig } from '../src/config/train-config.js';
+import { SYNC_NAMES, traitsOf, type SyncName } from '../src/config/strategies.js';
 import { aucSeries, COMPARE_HEADER, COMPARE_NUMERIC, compareCells, repeatsNote, type CompareRow } from '../src/report/compare.js';
 import { compareReportHtml } from '../src/report/html.js';
 import type { RunReport } from '../src/train/report.js';
@@ -51,12 +52,6 @@ interface Strategy {
   param?: [flag: string, value: string];
 }
 
-/** Strategies taking a number after a colon, and the flag it sets. */
-const PARAM_FLAGS: Partial<Record<SyncName, { flag: string; min: number }>> = {
-  'local-sgd': { flag: '--sync-every', min: 1 },
-  'async-ps': { flag: '--staleness', min: 0 },
-};
-
 interface Run {
   code: number | null;
   seconds: number;
@@ -73,7 +68,7 @@ function parseStrategies(list: string[]): Strategy[] {
     }
     const sync = name as SyncName;
     if (h === undefined) return { label: name, sync };
-    const param = PARAM_FLAGS[sync];
+    const param = traitsOf(sync).param;
     if (!param || !/^\d+$/.test(h) || Number(h) < param.min) throw new UserError(`--compare: '${item}': only local-sgd:H (H >= 1) and async-ps:S (S >= 0) take a number`);
     return { label: item, sync, param: [param.flag, h] };
   });
@@ -84,8 +79,7 @@ function parseStrategies(list: string[]): Strategy[] {
 
 /** --servers K is for the parameter-server strategies: the other runs of a comparison go without it. */
 function withoutServers(args: string[], sync: SyncName): string[] {
-  if (sync === 'ps' || sync === 'async-ps') return args;
-  return withoutFlag(args, 'servers');
+  return traitsOf(sync).servers ? args : withoutFlag(args, 'servers');
 }
 
 /** Splits --compare/--compare-out off argv; the rest is an ordinary ddp-launch command line. */

@@ -12,10 +12,8 @@ import { TRANSPORTS, type TransportName } from '../comm/transport.js';
 import { LOG_LEVELS, type LogLevel } from '../util/log.js';
 import { BACKEND_NAMES } from '../backend/select.js';
 import { resolve } from 'node:path';
+import { SYNC_HELP, SYNC_NAMES, traitsOf, type SyncName } from './strategies.js';
 
-/** The --sync strategies (src/sync/registry.ts builds them). */
-export const SYNC_NAMES = ['allreduce', 'dense', 'local-clip', 'local-sgd', 'hybrid', 'sharded', 'ps', 'async-ps'] as const;
-export type SyncName = (typeof SYNC_NAMES)[number];
 
 /** What --early-stop, --save-best and the report's best evaluation go by: AUC (higher is better) or logloss (lower). */
 export const EARLY_STOP_METRICS = ['auc', 'logloss'] as const;
@@ -62,13 +60,7 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
     type: 'string',
     default: 'allreduce',
     choices: SYNC_NAMES,
-    help:
-      'how replicas synchronise: allreduce (per-ID global merge, CowClip with global counts); dense (embedding grads densified to whole tables and all-reduced: same maths, more bytes); ' +
-      "local-clip (CowClip with each rank's local counts, then average: the naive port); local-sgd (replicas train alone, parameters averaged every --sync-every steps); " +
-      'hybrid (dense synchronous, embedding updates applied one step late so their exchange overlaps the next step); ' +
-      'sharded (each rank owns the embedding rows whose ID hashes to it: rows go to their owner by all-to-all, the owner applies the allreduce maths, ranks pull the rows of each batch: fewer bytes from 3 ranks on); ' +
-      'ps (parameter servers, started by ddp-launch --servers K, own the parameters and apply every update: the allreduce maths); ' +
-      'async-ps (ps where a worker may run up to --staleness steps ahead of the slowest, on parameters that old)',
+    help: SYNC_HELP,
   },
   { group: 'Sync', name: 'sync-every', type: 'int', default: 4, min: 1, help: 'local-sgd: average parameters every H steps (and after the last step)' },
   { group: 'Sync', name: 'staleness', type: 'int', default: 2, min: 0, help: 'async-ps: how many steps a worker may run ahead of the slowest one (0: synchronous, the ps maths); workers meet only every --check-every steps' },
@@ -212,17 +204,12 @@ export function parseTrainConfig(argv: readonly string[]): TrainConfig {
   if (cfg.saveBest !== undefined && cfg.save !== undefined && resolve(cfg.saveBest) === resolve(cfg.save)) {
     throw new UserError(`--save-best and --save both name ${cfg.save}: the best model and the last one need two folders`);
   }
-  // What these strategies hold between steps is not in a checkpoint: a resumed run would not be the same run.
-  if ((cfg.saveEvery > 0 || cfg.resume !== undefined) && cfg.sync === 'hybrid') {
-    throw new UserError('--save-every and --resume do not work with --sync hybrid yet: its embedding update owed to the next step is not checkpointed');
-  }
-  if (cfg.skipNonfinite && (cfg.sync === 'ps' || cfg.sync === 'async-ps')) {
-    throw new UserError(`--skip-nonfinite does not work with --sync ${cfg.sync} yet: the servers expect every step's gradients`);
-  }
+  const refuses = traitsOf(cfg.sync).refuses;
+  // What such a strategy holds between steps is not in a checkpoint: a resumed run would not be the same run.
+  if ((cfg.saveEvery > 0 || cfg.resume !== undefined) && refuses?.checkpoint) throw new UserError(refuses.checkpoint);
+  if (cfg.skipNonfinite && refuses?.skipNonfinite) throw new UserError(refuses.skipNonfinite);
   for (const [flag, given] of [['--resume', cfg.resume], ['--init-from', cfg.initFrom]] as const) {
-    if (given !== undefined && (cfg.sync === 'ps' || cfg.sync === 'async-ps')) {
-      throw new UserError(`${flag} with --sync ${cfg.sync}: parameter servers start from the seed; use --sync allreduce, which trains the same model`);
-    }
+    if (given !== undefined && refuses?.startFrom) throw new UserError(`${flag} ${refuses.startFrom}`);
   }
 
   // Specs are checked here so the launcher rejects them once, before starting any worker.

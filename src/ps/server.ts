@@ -13,6 +13,7 @@
 import { Router } from 'zeromq';
 import type { TrainConfig } from '../config/train-config.js';
 import { configFingerprint } from '../config/train-config.js';
+import { stalenessOf } from '../config/strategies.js';
 import { decodeSparse, type SparseGrad } from '../sparse/merge.js';
 import { createOptimizer, type Optimizer } from '../optim/optimizer.js';
 import { denseLrAt } from '../optim/schedule.js';
@@ -275,6 +276,6 @@ export async function serveFromEnv(cfg: TrainConfig, env: NodeJS.ProcessEnv, log
   const port = serverPort(env, index, servers);
   const token = env.DDP_TOKEN ?? '';
   const curve = cfg.secure ? curveKeysFromToken(token) : null;
-  const server = await ParamServer.start({ index, servers, workers, host, port, token, staleness: cfg.sync === 'ps' ? 0 : cfg.staleness, cfg, log, curve });
+  const server = await ParamServer.start({ index, servers, workers, host, port, token, staleness: stalenessOf(cfg.sync, cfg.staleness), cfg, log, curve });
   await server.run();
 }

@@ -12,7 +12,7 @@ import { AllreduceSync } from './allreduce.js';
 import type { GlobalGrads, LocalGrads } from './types.js';
 
 export interface PsOptions {
-  name: 'ps' | 'async-ps';
+  name: string;
   /** tcp://host:port of each server, index = server. */
   endpoints: string[];
   token: string;

@@ -1,4 +1,5 @@
 import type { Communicator } from '../comm/communicator.js';
+import { meetEvery, stalenessOf, type SyncName } from '../config/strategies.js';
 import { configFingerprint, type TrainConfig } from '../config/train-config.js';
 import { curveKeysFromToken } from '../wire/curve.js';
 import { serverEndpoints } from '../ps/protocol.js';
@@ -12,33 +13,41 @@ import { PsSync } from './ps.js';
 import { ShardedSync } from './sharded.js';
 import type { SyncStrategy } from './types.js';
 
+/** What a strategy is built from. */
+interface SyncContext {
+  cfg: TrainConfig;
+  comm: Communicator;
+  rep: Replica;
+  shape: ReplicaShape;
+  env: NodeJS.ProcessEnv;
+}
+
+const ps = ({ cfg, comm, rep, shape, env }: SyncContext): SyncStrategy =>
+  new PsSync(comm, cfg.embedDim, rep, {
+    name: cfg.sync,
+    endpoints: serverEndpoints(env),
+    token: env.DDP_TOKEN ?? '',
+    fingerprint: configFingerprint(cfg),
+    shape,
+    staleness: stalenessOf(cfg.sync, cfg.staleness),
+    meetEvery: meetEvery(cfg.sync, cfg),
+    timeoutMs: cfg.collectiveTimeout * 1000,
+    curve: cfg.secure ? curveKeysFromToken(env.DDP_TOKEN ?? '') : null,
+  });
+
+/** How each --sync strategy is built: one entry per name of src/config/strategies.ts. */
+const BUILDERS: Record<SyncName, (ctx: SyncContext) => SyncStrategy> = {
+  allreduce: ({ cfg, comm }) => new AllreduceSync(comm, cfg.embedDim),
+  dense: ({ cfg, comm, rep }) => new DenseSync(comm, cfg.embedDim, rep.field.rows),
+  'local-clip': ({ cfg, comm, rep }) => new LocalClipSync(comm, cfg.embedDim, rep.field.weights, { ratio: cfg.cowclipRatio, zeta: cfg.cowclipZeta, form: cfg.cowclipForm }),
+  'local-sgd': ({ cfg, comm, rep }) => new LocalSgdSync(comm, cfg.embedDim, rep, meetEvery(cfg.sync, cfg)),
+  hybrid: ({ cfg, comm }) => new HybridSync(comm, cfg.embedDim),
+  sharded: ({ cfg, comm, rep }) => new ShardedSync(comm, cfg.embedDim, rep),
+  ps,
+  'async-ps': ps,
+};
+
 /** The strategy named by --sync. */
 export function createSync(cfg: TrainConfig, comm: Communicator, rep: Replica, shape: ReplicaShape, env = process.env): SyncStrategy {
-  switch (cfg.sync) {
-    case 'allreduce':
-      return new AllreduceSync(comm, cfg.embedDim);
-    case 'dense':
-      return new DenseSync(comm, cfg.embedDim, rep.field.rows);
-    case 'local-clip':
-      return new LocalClipSync(comm, cfg.embedDim, rep.field.weights, { ratio: cfg.cowclipRatio, zeta: cfg.cowclipZeta, form: cfg.cowclipForm });
-    case 'local-sgd':
-      return new LocalSgdSync(comm, cfg.embedDim, rep, cfg.syncEvery);
-    case 'hybrid':
-      return new HybridSync(comm, cfg.embedDim);
-    case 'sharded':
-      return new ShardedSync(comm, cfg.embedDim, rep);
-    case 'ps':
-    case 'async-ps':
-      return new PsSync(comm, cfg.embedDim, rep, {
-        name: cfg.sync,
-        endpoints: serverEndpoints(env),
-        token: env.DDP_TOKEN ?? '',
-        fingerprint: configFingerprint(cfg),
-        shape,
-        staleness: cfg.sync === 'ps' ? 0 : cfg.staleness,
-        meetEvery: cfg.sync === 'ps' ? 1 : cfg.checkEvery > 0 ? cfg.checkEvery : Infinity,
-        timeoutMs: cfg.collectiveTimeout * 1000,
-        curve: cfg.secure ? curveKeysFromToken(env.DDP_TOKEN ?? '') : null,
-      });
-  }
+  return BUILDERS[cfg.sync]({ cfg, comm, rep, shape, env });
 }

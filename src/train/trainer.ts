@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Communicator } from '../comm/communicator.js';
+import { meetEvery } from '../config/strategies.js';
 import type { EarlyStopMetric, TrainConfig } from '../config/train-config.js';
 import type { LoadedData, EncodedData, RowStream } from '../data/types.js';
 import { auc, logloss } from '../metrics/auc.js';
@@ -154,6 +155,7 @@ export async function train(
   let clipSum = 0;
   let clipLast = 0;
   let lastLogloss = NaN;
+  const meets = meetEvery(cfg.sync, cfg);
   const progress = new Progress(total, cfg.logEvery, rank === 0 ? log.info : () => {});
   if (rank === 0) {
     log.info(
@@ -161,7 +163,7 @@ export async function train(
         `global batch ${cfg.globalBatch} over ${size} rank(s); ${total} steps (${plan.stepsPerEpoch} per epoch); ` +
         `lr dense ${rep.hyper.lrDense.toExponential(2)} (warmup ${rep.hyper.warmupSteps}), lr embed ${rep.hyper.lrEmbed.toExponential(2)}, ` +
         `L2 ${rep.hyper.l2.toExponential(2)}, CowClip ${cfg.cowclip ? `on (${cfg.cowclipForm}, r=${cfg.cowclipRatio}, zeta=${cfg.cowclipZeta})` : 'off'}, ` +
-        `embedding update ${cfg.embedUpdate}, optimizer ${cfg.optimizer}, sync ${sync.name}${cfg.sync === 'local-sgd' ? ` (averaging every ${cfg.syncEvery} steps)` : ''}`,
+        `embedding update ${cfg.embedUpdate}, optimizer ${cfg.optimizer}, sync ${sync.name}${meets > 1 ? ` (replicas meet ${meets < Infinity ? `every ${meets} steps` : 'only after the last step'})` : ''}`,
     );
     const scaling = scalingNote(cfg, shapeOf(data));
     if (scaling) log.info(scaling);
