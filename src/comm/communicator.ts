@@ -26,6 +26,11 @@ export interface CommStats {
   bytesSent: number;
   bytesReceived: number;
   byKind: Record<CollectiveKind, KindStats>;
+  /**
+   * Bytes by lane. A lane runs one collective at a time, so the change of its counter over a call awaited alone
+   * on the lane is that call's traffic, whatever runs on other lanes meanwhile (src/sync/meter.ts counts so).
+   */
+  byLane: { bytesSent: number; bytesReceived: number }[];
 }
 
 export interface Communicator {
@@ -48,7 +53,7 @@ export interface Communicator {
    * collectives one at a time, in call order; collectives on different lanes run concurrently over the same
    * connections, like two NCCL communicators on two streams. So a strategy can all-gather sparse rows while
    * its dense all-reduce travels. Every rank must issue the same collectives, in the same order, on each lane.
-   * Lanes share `stats`; closing any lane closes the group.
+   * Lanes share `stats` (which also splits bytes by lane); closing any lane closes the group.
    */
   lane(id: number): Communicator;
   /** Live counters, updated by every call. */
@@ -63,17 +68,21 @@ export interface Communicator {
 export function createStats(): CommStats {
   const byKind = {} as Record<CollectiveKind, KindStats>;
   for (const kind of COLLECTIVE_KINDS) byKind[kind] = { calls: 0, bytesSent: 0, bytesReceived: 0, seconds: 0 };
-  return { bytesSent: 0, bytesReceived: 0, byKind };
+  const byLane = Array.from({ length: MAX_LANES }, () => ({ bytesSent: 0, bytesReceived: 0 }));
+  return { bytesSent: 0, bytesReceived: 0, byKind, byLane };
 }
 
-export function countSent(stats: CommStats, kind: CollectiveKind, bytes: number): void {
+/** Counts bytes of a collective's message: in the totals, its kind's and its lane's. */
+export function countSent(stats: CommStats, op: { kind: CollectiveKind; lane: number }, bytes: number): void {
   stats.bytesSent += bytes;
-  stats.byKind[kind].bytesSent += bytes;
+  stats.byKind[op.kind].bytesSent += bytes;
+  stats.byLane[op.lane].bytesSent += bytes;
 }
 
-export function countReceived(stats: CommStats, kind: CollectiveKind, bytes: number): void {
+export function countReceived(stats: CommStats, op: { kind: CollectiveKind; lane: number }, bytes: number): void {
   stats.bytesReceived += bytes;
-  stats.byKind[kind].bytesReceived += bytes;
+  stats.byKind[op.kind].bytesReceived += bytes;
+  stats.byLane[op.lane].bytesReceived += bytes;
 }
 
 /** Runtime check for callers outside TypeScript: a typo like 'avg' must not silently sum. */

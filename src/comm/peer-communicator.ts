@@ -261,7 +261,7 @@ class PeerGroup {
    */
   private post(dst: number, msg: Message, data: Buffer = EMPTY): Promise<void> {
     const header = encode(msg);
-    if (msg.type === 'data') countSent(this.stats, msg.op.kind, header.length + data.length);
+    if (msg.type === 'data') countSent(this.stats, msg.op, header.length + data.length);
     return this.transport.send(dst, header, data).catch((err: Error) => {
       if (!this.closed) this.fail(new CollectiveError(`rank ${this.rank}: sending to rank ${dst} failed: ${err.message}`), true);
     });
@@ -278,7 +278,7 @@ class PeerGroup {
     }
     switch (msg.type) {
       case 'data': {
-        countReceived(this.stats, msg.op.kind, header.length + data.length);
+        countReceived(this.stats, msg.op, header.length + data.length);
         const env: Envelope = { from: msg.from, op: msg.op, index: msg.index, data };
         const err = this.lane(msg.op.lane).mailbox.deliver(env);
         if (err) this.fail(err, true);

@@ -1,11 +1,8 @@
 import type { Communicator } from '../comm/communicator.js';
 import { decodeSparse, encodeSparse, mergeRows, mergeSparse, type SparseGrad } from '../sparse/merge.js';
 import { splitPacked } from '../sparse/packed.js';
-import { Meter } from './meter.js';
+import { LANES, Meter } from './meter.js';
 import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
-
-/** Embedding rows travel on their own lane, beside the dense all-reduce on lane 0. */
-export const SPARSE_LANE = 1;
 
 /**
  * The default strategy: dense gradients summed by ring all-reduce; embedding gradients merged per ID
@@ -53,7 +50,7 @@ export class AllreduceSync implements SyncStrategy {
    */
   protected startGather(mine: SparseGrad): Promise<SparseGrad[]> {
     if (this.comm.size === 1) return Promise.resolve([mine]);
-    return this.meter.start('sparse', 'allgatherv', (c) => c.lane(SPARSE_LANE).allgatherv(encodeSparse(mine))).then((parts) => parts.map(decodeSparse));
+    return this.meter.start('sparse', LANES.sparse, (c) => c.allgatherv(encodeSparse(mine))).then((parts) => parts.map(decodeSparse));
   }
 
   /** Merges all-gathered rows per ID (rank order: identical on every rank). */
@@ -63,7 +60,7 @@ export class AllreduceSync implements SyncStrategy {
 
   /** Starts summing the dense gradients on lane 0: they travel while this rank merges its embedding rows. */
   protected startDense(local: LocalGrads): Promise<void> {
-    return this.meter.start('dense', 'allreduce', (c) => c.allreduce(local.dense, 'sum'));
+    return this.meter.start('dense', LANES.dense, (c) => c.allreduce(local.dense, 'sum'));
   }
 
   /** All-gathers `mine` (on the sparse lane, beside the dense all-reduce) and merges every rank's rows again. */

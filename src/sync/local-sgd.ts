@@ -4,7 +4,7 @@ import type { Optimizer } from '../optim/optimizer.js';
 import type { Replica } from '../replica/replica.js';
 import { splitPacked } from '../sparse/packed.js';
 import { AllreduceSync } from './allreduce.js';
-import type { Meter, Traffic } from './meter.js';
+import { LANES, type Meter, type Traffic } from './meter.js';
 import type { GlobalGrads, LocalGrads } from './types.js';
 
 /**
@@ -71,7 +71,7 @@ export class LocalSgdSync extends AllreduceSync {
     await averageRows(meter, 'dense', withState(rep.dense, rep.dense.length, rep.denseOpt), Int32Array.of(0));
 
     const mine = Int32Array.from(this.touchedIds);
-    const parts = await meter.run('sparse', 'allgatherv', (c) => c.allgatherv(new Uint8Array(mine.buffer)));
+    const parts = await meter.run('sparse', LANES.dense, (c) => c.allgatherv(new Uint8Array(mine.buffer)));
     const all = new Int32Array(parts.reduce((s, p) => s + p.byteLength / 4, 0));
     let at = 0;
     for (const p of parts) {

@@ -1,15 +1,22 @@
-import type { CollectiveKind, Communicator } from '../comm/communicator.js';
+import type { Communicator } from '../comm/communicator.js';
 
 /** What a collective's bytes carried: dense-weight gradients/parameters, or embedding rows (and their ids). */
 export type Traffic = 'dense' | 'sparse';
 
 /**
+ * The communicator's lanes as a step uses them: dense gradients on one, embedding rows on another (so an
+ * all-gather travels beside the all-reduce), and the trainer's own reductions (the loss) on a third.
+ */
+export const LANES = { dense: 0, sparse: 1, control: 2 } as const;
+
+/**
  * A strategy's account of its collectives: bytes this rank sent, split by what they carried (the collective
  * kind does not say: the `dense` strategy all-reduces embedding tables), and the seconds spent waiting.
  *
- * Bytes are the change of the communicator's counter for the call's kind between the call and its completion.
- * Lanes run concurrently, so this is exact as long as no other collective of the same kind is in flight
- * meanwhile (true of every strategy here: the sparse lane carries all-gathers or all-to-alls, the dense lane all-reduces).
+ * A call's bytes are the change of its lane's counter between the call and its completion. A lane runs one
+ * collective at a time, so this is exact as long as the strategy does not call on a lane where an earlier call of
+ * its own is still in flight (true of every strategy here); other lanes' traffic, the trainer's loss
+ * reduction included, never lands in it.
  */
 export class Meter {
   readonly bytes: Record<Traffic, number> = { dense: 0, sparse: 0 };
@@ -20,11 +27,11 @@ export class Meter {
 
   constructor(readonly comm: Communicator) {}
 
-  /** Starts a collective without waiting for it. */
-  start<T>(traffic: Traffic, kind: CollectiveKind, call: (comm: Communicator) => Promise<T>): Promise<T> {
-    const counter = this.comm.stats.byKind[kind];
+  /** Starts a collective on `lane` without waiting for it. */
+  start<T>(traffic: Traffic, lane: number, call: (comm: Communicator) => Promise<T>): Promise<T> {
+    const counter = this.comm.stats.byLane[lane];
     const before = counter.bytesSent;
-    return call(this.comm).then((v) => {
+    return call(this.comm.lane(lane)).then((v) => {
       this.bytes[traffic] += counter.bytesSent - before;
       return v;
     });
@@ -41,11 +48,12 @@ export class Meter {
   }
 
   /** Runs one collective to completion. */
-  run<T>(traffic: Traffic, kind: CollectiveKind, call: (comm: Communicator) => Promise<T>): Promise<T> {
-    return this.wait(this.start(traffic, kind, call));
+  run<T>(traffic: Traffic, lane: number, call: (comm: Communicator) => Promise<T>): Promise<T> {
+    return this.wait(this.start(traffic, lane, call));
   }
 
+  /** An all-reduce on the dense lane. */
   allreduce(traffic: Traffic, buf: Float32Array, op: 'sum' | 'mean' = 'sum'): Promise<void> {
-    return this.run(traffic, 'allreduce', (c) => c.allreduce(buf, op));
+    return this.run(traffic, LANES.dense, (c) => c.allreduce(buf, op));
   }
 }

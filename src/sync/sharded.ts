@@ -6,7 +6,8 @@ import { f32, i32 } from '../wire/frame.js';
 import { EmbeddingTable } from '../model/embedding.js';
 import { EmbeddingUpdater, type EmbedUpdateStats } from '../optim/embed-update.js';
 import type { Replica } from '../replica/replica.js';
-import { AllreduceSync, SPARSE_LANE } from './allreduce.js';
+import { AllreduceSync } from './allreduce.js';
+import { LANES } from './meter.js';
 import type { GlobalGrads, LocalGrads } from './types.js';
 
 const NO_IDS = new Int32Array(0);
@@ -106,7 +107,7 @@ export class ShardedSync extends AllreduceSync {
       return out;
     });
     this.unreported = { rowsInBatch: 0, rowsClipped: 0 };
-    const got = await this.meter.run('sparse', 'alltoallv', (c) => c.lane(SPARSE_LANE).alltoallv(answers));
+    const got = await this.meter.run('sparse', LANES.sparse, (c) => c.alltoallv(answers));
     const stats = { rowsInBatch, rowsClipped };
     got.forEach((bytes, owner) => {
       if (owner === rank) return;
@@ -133,7 +134,7 @@ export class ShardedSync extends AllreduceSync {
     const { field, first } = this.arrays(this.rep.embed);
     const shard = this.arrays(this.shard);
     const mine = packRows(this.slots(this.owned[rank]), shard.field, shard.first, this.dim);
-    const all = await this.meter.wait(this.comm.lane(SPARSE_LANE).allgatherv(mine));
+    const all = await this.meter.wait(this.comm.lane(LANES.sparse).allgatherv(mine));
     all.forEach((bytes, owner) => unpackRows(this.owned[owner], f32(bytes), field, first, this.dim));
   }
 
@@ -163,7 +164,7 @@ export class ShardedSync extends AllreduceSync {
       head[0] = asked[owner].length;
       head.set(asked[owner], 1);
     });
-    const got = await this.meter.run('sparse', 'alltoallv', (c) => c.lane(SPARSE_LANE).alltoallv(parts));
+    const got = await this.meter.run('sparse', LANES.sparse, (c) => c.alltoallv(parts));
     const requests: Int32Array[] = [];
     const grads = got.map((bytes, src) => {
       const words = i32(bytes);

@@ -132,6 +132,11 @@ export class StepRecorder {
     this.last = counters();
   }
 
+  /** The step of the last record (the start step before any). */
+  get recordedThrough(): number {
+    return this.lastStep;
+  }
+
   /** One step's global loss sum and rows (when the ranks met), and the fraction of batch rows clipped. */
   add(lossSum: number, rows: number, clipFraction: number): void {
     this.lossSum += lossSum;

@@ -1,0 +1,246 @@
+/**
+ * One training step on this rank, as named phases: load the batch (and let the strategy make its rows current),
+ * compute the gradients, screen them for non-finite values, exchange them through the sync strategy (with the
+ * global loss where the ranks meet), apply the update, and the strategy's after-step work. The runner times every
+ * phase: time in the strategy's collectives is charged to `comm` (its meter's waiting), the rest of the
+ * strategy's work to `merge`.
+ */
+import type { Communicator } from '../comm/communicator.js';
+import type { TrainConfig } from '../config/train-config.js';
+import type { LoadedData, TrainFeed } from '../data/types.js';
+import { fillRows, gatherBatch, type HostBatch } from '../model/batch.js';
+import { GradientComputer, type StepOutput } from '../model/step.js';
+import type { EmbedUpdateStats } from '../optim/embed-update.js';
+import { denseLrAt } from '../optim/schedule.js';
+import type { Replica } from '../replica/replica.js';
+import { LANES } from '../sync/meter.js';
+import { createSync } from '../sync/registry.js';
+import type { EmbedGrads, GlobalGrads, SyncStrategy } from '../sync/types.js';
+import type { Logger } from '../util/log.js';
+import { shardRange } from '../util/shard.js';
+import { BatchPlan } from './batches.js';
+import { firstNonFinite, injectedNaN, NonFiniteError } from './numerics.js';
+import { shapeOf } from '../replica/replica.js';
+
+/** Milliseconds over the run: batch fill + lookup, tfjs, per-ID merging, collectives (waiting included), optimizer. */
+export interface PhaseTimes {
+  data: number;
+  compute: number;
+  merge: number;
+  comm: number;
+  update: number;
+}
+
+export interface StepOutcome {
+  /** Whether the ranks met after this step with identical replicas. */
+  inSync: boolean;
+  /** The global loss sum and rows since the ranks last met; null where they did not meet. */
+  loss: { sum: number; rows: number } | null;
+  /** Fraction of the step's batch rows CowClip clipped. */
+  clip: number;
+}
+
+export class StepRunner {
+  readonly time: PhaseTimes = { data: 0, compute: 0, merge: 0, comm: 0, update: 0 };
+  /** Distinct embedding IDs summed over the steps: in this rank's shard, and in the global batch. */
+  readonly unique = { local: 0, global: 0 };
+  /** Steps skipped for non-finite values (--skip-nonfinite). */
+  skippedSteps = 0;
+  /** Steps this process ran. */
+  stepsRun = 0;
+  readonly sync: SyncStrategy;
+  readonly grads: GradientComputer;
+  readonly plan: BatchPlan;
+  private readonly batch: HostBatch;
+  private readonly feed: TrainFeed | undefined;
+  private readonly fields: number;
+  /** What a rank whose slice of a short last batch is empty contributes: zero gradients, in every collective. */
+  private readonly empty: StepOutput;
+  private readonly badRanks: Float32Array;
+  private readonly inject: ReturnType<typeof injectedNaN>;
+  private readonly lossBuf = new Float32Array(2);
+  /** This rank's loss sum and rows since the ranks last met (every step, except under local SGD). */
+  private pendingLoss = 0;
+  private pendingRows = 0;
+  private refreshed = 0;
+
+  constructor(
+    private readonly cfg: TrainConfig,
+    private readonly data: LoadedData,
+    private readonly comm: Communicator,
+    private readonly rep: Replica,
+    private readonly log: Logger,
+    /** The steps this run takes: (start, total]. */
+    private readonly total: number,
+    start: number,
+  ) {
+    const { rank, size } = comm;
+    this.fields = data.train.numCategorical;
+    this.plan = new BatchPlan(data.train.rows, cfg.globalBatch, cfg.seed);
+    this.grads = new GradientComputer(rep.model, Math.ceil(cfg.globalBatch / size));
+    this.batch = this.grads.allocBatch();
+    // --stream: this rank's rows come from the reader thread, step by step; else from the shuffled rows in memory.
+    this.feed = data.stream?.trainFeed({ rank, size, globalBatch: cfg.globalBatch, seed: cfg.seed, startStep: start, totalSteps: total });
+    this.sync = createSync(cfg, comm, rep, shapeOf(data));
+    this.empty = { lossSum: 0, gradDense: new Float32Array(rep.model.numDense), gradEmb: new Float32Array(0), gradLinear: new Float32Array(0) };
+    this.badRanks = new Float32Array(size);
+    this.inject = injectedNaN(process.env);
+  }
+
+  /** Rows a rank's batch holds at most: its share of the global batch, rounded up. */
+  get localCap(): number {
+    return Math.ceil(this.cfg.globalBatch / this.comm.size);
+  }
+
+  /** Waits for the first streamed window (read before the clock starts, as in-memory rows are loaded before it). */
+  async ready(): Promise<void> {
+    await this.feed?.ready();
+  }
+
+  async run(step: number): Promise<StepOutcome> {
+    const globalRows = await this.load(step);
+    const out = await this.compute(globalRows);
+    const skip = await this.screen(out, step);
+    const last = step + 1 === this.total;
+    const inSync = this.sync.inSync ? this.sync.inSync(step + 1, last) : true;
+    const { global, loss } = await this.exchange(step, out, skip, inSync);
+    const stats = this.apply(step, global);
+    await this.synced(async () => {
+      if (this.sync.afterStep) await this.sync.afterStep(step + 1, last);
+    });
+    this.stepsRun++;
+    return { inSync, loss, clip: stats.rowsInBatch ? stats.rowsClipped / stats.rowsInBatch : 0 };
+  }
+
+  /** Fills the batch with this rank's rows of `step` and looks up their embeddings; returns the global batch's rows. */
+  private async load(step: number): Promise<number> {
+    const { batch, rep } = this;
+    let t = performance.now();
+    const globalRows = await this.nextBatch(step);
+    if (this.sync.prepare) {
+      this.time.data += performance.now() - t;
+      await this.synced(() => this.sync.prepare!(step + 1, batch.ids.subarray(0, batch.size * this.fields)));
+      t = performance.now();
+    }
+    gatherBatch(batch, rep.field, rep.first);
+    this.time.data += performance.now() - t;
+    return globalRows;
+  }
+
+  private async nextBatch(step: number): Promise<number> {
+    const { batch, comm } = this;
+    if (this.feed) {
+      const s = await this.feed.next();
+      if (s.step !== step) throw new Error(`stream feed: rows of step ${s.step + 1} where step ${step + 1} was due`);
+      fillRows(batch, s.data, 0, s.data.rows);
+      return s.globalRows;
+    }
+    const rows = this.plan.globalRows(step);
+    const [from, to] = shardRange(rows.length, comm.rank, comm.size);
+    fillRows(batch, this.data.train, from, to - from, rows);
+    return rows.length;
+  }
+
+  private async compute(globalRows: number): Promise<StepOutput> {
+    const t = performance.now();
+    if (this.batch.size === 0) this.empty.gradDense.fill(0);
+    const out = this.batch.size > 0 ? await this.grads.compute(this.rep.dense, this.batch, globalRows) : this.empty;
+    this.time.compute += performance.now() - t;
+    return out;
+  }
+
+  /** The non-finite policy: stop, or (--skip-nonfinite) skip the step on every rank. Returns whether to skip. */
+  private async screen(out: StepOutput, step: number): Promise<boolean> {
+    const { rank } = this.comm;
+    if (this.inject?.step === step + 1 && this.inject.rank === rank) out.gradDense[0] = NaN;
+    const bad = Number.isFinite(out.lossSum)
+      ? firstNonFinite([
+          ['gradient of the dense weights', out.gradDense],
+          ['gradient of the field embeddings', out.gradEmb],
+          ['gradient of the first-order weights', out.gradLinear],
+        ])
+      : `${out.lossSum} as the training loss`;
+    let skip = false;
+    if (this.cfg.skipNonfinite) {
+      // Every rank learns who had non-finite values, so all skip the same steps and issue the same collectives.
+      const { badRanks } = this;
+      badRanks.fill(0);
+      if (bad) badRanks[rank] = 1;
+      await this.comm.allreduce(badRanks, 'sum');
+      skip = badRanks.some((x) => x > 0);
+      if (bad) this.log.warn(`rank ${rank}: step ${step + 1}: ${bad}`);
+      if (skip && rank === 0) this.log.warn(`step ${step + 1} skipped: non-finite values on rank(s) ${[...badRanks.keys()].filter((r) => badRanks[r] > 0).join(', ')} (--skip-nonfinite)`);
+      if (skip) this.skippedSteps++;
+    } else if (bad) {
+      throw new NonFiniteError(`step ${step + 1}: ${bad} on rank ${rank}; stopping. Lower --lr / --lr-embed, check the input data, or pass --skip-nonfinite to skip such steps`);
+    }
+    if (!skip) {
+      this.pendingLoss += out.lossSum;
+      this.pendingRows += this.batch.size;
+    }
+    return skip;
+  }
+
+  private exchange(step: number, out: StepOutput, skip: boolean, inSync: boolean): Promise<{ global: GlobalGrads | null; loss: StepOutcome['loss'] }> {
+    return this.synced(async () => {
+      const { lossBuf, batch } = this;
+      let lossDone: Promise<void> | null = null;
+      if (inSync) {
+        // The global loss, reduced where the ranks meet anyway, on its own lane: it never queues behind an
+        // exchange a strategy leaves in flight (as hybrid does), and its bytes never count as the strategy's.
+        lossBuf[0] = this.pendingLoss;
+        lossBuf[1] = this.pendingRows;
+        this.pendingLoss = this.pendingRows = 0;
+        lossDone = this.comm.lane(LANES.control).allreduce(lossBuf, 'sum');
+      }
+      const ids = batch.ids.subarray(0, batch.size * this.fields);
+      const global = skip ? null : await this.sync.exchange({ step: step + 1, dense: out.gradDense, ids, emb: out.gradEmb, linear: out.gradLinear });
+      if (lossDone) await this.sync.meter.wait(lossDone);
+      this.unique.local += global?.localUnique ?? 0;
+      this.unique.global += global?.embed?.field.ids.length ?? global?.applied?.rowsInBatch ?? 0;
+      return { global, loss: lossDone ? { sum: lossBuf[0], rows: lossBuf[1] } : null };
+    });
+  }
+
+  private apply(step: number, global: GlobalGrads | null): EmbedUpdateStats {
+    const { rep } = this;
+    const t = performance.now();
+    rep.step = step + 1;
+    let stats = global?.applied ?? { rowsInBatch: 0, rowsClipped: 0 };
+    if (global?.dense) rep.denseOpt.updateDense(rep.dense, global.dense, denseLrAt(rep.hyper, step), rep.step);
+    if (global?.embed) stats = applyEmbed(rep, global.embed);
+    this.time.update += performance.now() - t;
+    return stats;
+  }
+
+  /** Brings the whole replica up to date where a strategy keeps it elsewhere (parameter servers): once per step. */
+  async refresh(step: number): Promise<void> {
+    if (!this.sync.refresh || this.refreshed === step) return;
+    await this.synced(() => this.sync.refresh!(step));
+    this.refreshed = step;
+  }
+
+  /** After the last step: stops the reader, then applies the updates still owed (hybrid's last embedding gradients). */
+  async finish(): Promise<{ owed: boolean }> {
+    await this.feed?.close();
+    const owed = this.sync.drain ? await this.sync.drain() : null;
+    if (owed) applyEmbed(this.rep, owed);
+    return { owed: owed !== null };
+  }
+
+  /** Runs strategy work, charging its collectives' waiting to comm and the rest to merge. */
+  private async synced<T>(work: () => Promise<T>): Promise<T> {
+    const t = performance.now();
+    const waited = this.sync.meter.seconds;
+    const result = await work();
+    const inComm = (this.sync.meter.seconds - waited) * 1000;
+    this.time.comm += inComm;
+    this.time.merge += performance.now() - t - inComm;
+    return result;
+  }
+}
+
+/** One embedding update: the gradients' own step is the embedding optimizer's step t. */
+function applyEmbed(rep: Replica, g: EmbedGrads): EmbedUpdateStats {
+  return rep.embed.update(g.field, g.linear, g.step, g.clipped ? false : undefined);
+}
