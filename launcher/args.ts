@@ -2,7 +2,7 @@ import { CONFIG_FLAG } from '../src/config/config-file.js';
 import type { FlagSpec } from '../src/config/flags.js';
 
 /** Flags of the launcher itself (torchrun names); every other flag is a training flag for the workers. */
-export const LAUNCH_FLAGS: readonly FlagSpec[] = [
+export const LAUNCH_FLAGS = [
   CONFIG_FLAG, // expanded by cli.ts before anything else, so it never reaches splitArgs or the workers
   { group: 'Launcher', name: 'nproc-per-node', alias: 'n', type: 'int', default: 1, min: 1, max: 512, help: 'worker processes on this host (one per GPU, or per CPU slot)' },
   { group: 'Launcher', name: 'nnodes', type: 'int', default: 1, min: 1, help: 'hosts in the job' },
@@ -31,12 +31,12 @@ export const LAUNCH_FLAGS: readonly FlagSpec[] = [
   },
   { group: 'Launcher', name: 'help', alias: 'h', type: 'bool', help: 'show this help' },
   { group: 'Launcher', name: 'version', type: 'bool', help: 'print the version' },
-];
+] as const satisfies readonly FlagSpec[];
 
 /** Splits argv into launcher flags and the training flags forwarded to workers. */
 export function splitArgs(argv: readonly string[]): { launch: string[]; train: string[] } {
   const launchNames = new Map<string, FlagSpec>();
-  for (const s of LAUNCH_FLAGS) {
+  for (const s of LAUNCH_FLAGS as readonly FlagSpec[]) {
     launchNames.set(`--${s.name}`, s);
     if (s.alias) launchNames.set(`-${s.alias}`, s);
   }

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expandConfig } from '../src/config/config-file.js';
-import { parseFlags, formatHelp, type ParsedFlags } from '../src/config/flags.js';
+import { parseFlags, formatHelp, type FlagValues } from '../src/config/flags.js';
 import { isScoreCommand, parseScoreConfig, SCORE_FLAGS, scoreHelp, type ScoreCommand } from '../src/config/score-config.js';
 import { packageVersion } from '../src/util/version.js';
 import { LAUNCH_FLAGS, splitArgs, withoutFlag } from './args.js';
@@ -55,17 +55,17 @@ async function main(argv: string[]): Promise<number> {
   // Every output location before any work (workers started by mpirun/srun check theirs on rank 0).
   checkRunOutputs(cfg);
   if (cfg.metrics) checkOutput('metrics', cfg.metrics, 'file');
-  if (flags.logDir) checkOutput('log-dir', flags.logDir as string, 'dir');
+  if (flags.logDir) checkOutput('log-dir', flags.logDir, 'dir');
 
   const usesServers = traitsOf(cfg.sync).servers;
-  if (!usesServers && (flags.servers as number) > 0) throw new UserError(`--servers is for --sync ps or async-ps, not ${cfg.sync}`);
-  const job = await planJob(flags, argv, usesServers ? Math.max(1, flags.servers as number) : 0, cfg.save);
+  if (!usesServers && flags.servers > 0) throw new UserError(`--servers is for --sync ps or async-ps, not ${cfg.sync}`);
+  const job = await planJob(flags, argv, usesServers ? Math.max(1, flags.servers) : 0, cfg.save);
   const script = workerScript();
-  const maxRestarts = flags.maxRestarts as number;
+  const maxRestarts = flags.maxRestarts;
   let args = train;
   let firstFailure: string | undefined;
   for (let attempt = 0; ; attempt++) {
-    const result = await supervise({ script, args, workers: job.workers, logDir: flags.logDir as string | undefined });
+    const result = await supervise({ script, args, workers: job.workers, logDir: flags.logDir });
     if (result.failure) console.error(`ddp-launch: ${result.failure}`);
     if (!result.failure) return result.code;
     firstFailure ??= result.failure;
@@ -99,9 +99,9 @@ async function score(command: ScoreCommand, rest: string[], argv: string[]): Pro
   const { train: scoreArgs } = splitArgs(expanded);
   const cfg = parseScoreConfig(command, scoreArgs);
   if (cfg.out) checkOutput('out', cfg.out, 'file');
-  if (flags.logDir) checkOutput('log-dir', flags.logDir as string, 'dir');
+  if (flags.logDir) checkOutput('log-dir', flags.logDir, 'dir');
   const job = await planJob(flags, argv, 0, undefined);
-  const result = await supervise({ script: workerScript(), args: [command, ...scoreArgs], workers: job.workers, logDir: flags.logDir as string | undefined });
+  const result = await supervise({ script: workerScript(), args: [command, ...scoreArgs], workers: job.workers, logDir: flags.logDir });
   if (result.failure) console.error(`ddp-launch: ${result.failure}`);
   return result.code;
 }
@@ -115,14 +115,14 @@ function workerScript(): string {
  * This host's share of the job: the rendezvous (address, port, token), each local rank's environment and
  * GPU, and `servers` parameter servers on the master host. Prints the start line and the launch warnings.
  */
-async function planJob(flags: ParsedFlags, argv: string[], servers: number, save: string | undefined): Promise<{ workers: WorkerSpec[] }> {
-  const nproc = flags.nprocPerNode as number;
-  const nnodes = flags.nnodes as number;
-  const nodeRank = flags.nodeRank as number;
+async function planJob(flags: FlagValues<typeof LAUNCH_FLAGS>, argv: string[], servers: number, save: string | undefined): Promise<{ workers: WorkerSpec[] }> {
+  const nproc = flags.nprocPerNode;
+  const nnodes = flags.nnodes;
+  const nodeRank = flags.nodeRank;
   if (nodeRank >= nnodes) throw new UserError(`--node-rank ${nodeRank}: must be < --nnodes ${nnodes}`);
-  const masterAddr = flags.masterAddr as string;
-  let masterPort = flags.masterPort as number;
-  let token = flags.token as string | undefined;
+  const masterAddr = flags.masterAddr;
+  let masterPort = flags.masterPort;
+  let token = flags.token;
   if (nnodes > 1 && masterPort === 0) throw new UserError('--nnodes > 1 needs --master-port (the same on every host)');
   if (nnodes > 1 && token === undefined) throw new UserError('--nnodes > 1 needs --token (the same secret on every host)');
   if (masterPort === 0) masterPort = await freePort(masterAddr);
@@ -132,8 +132,8 @@ async function planJob(flags: ParsedFlags, argv: string[], servers: number, save
   // launcher must agree without talking, so they use MASTER_PORT + 1 + k.
   const serverPorts = servers && nnodes === 1 ? await distinctFreePorts(servers, masterAddr, masterPort) : null;
   const portsEnv = serverPorts ? { DDP_SERVER_PORTS: serverPorts.join(',') } : {};
-  const gpus = detectGpus(flags.gpus as string | undefined);
-  for (const w of launchWarnings({ nproc, cores: availableParallelism(), gpus: flags.gpus as string | undefined, maxRestarts: flags.maxRestarts as number, save })) {
+  const gpus = detectGpus(flags.gpus);
+  for (const w of launchWarnings({ nproc, cores: availableParallelism(), gpus: flags.gpus, maxRestarts: flags.maxRestarts, save })) {
     console.error(`ddp-launch: warning: ${w}`);
   }
   // WebGPU ranks find their GPU by PCI address (src/backend/gpu-map.ts); CUDA_VISIBLE_DEVICES serves CUDA only.

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseFlags, type FlagSpec } from '../src/config/flags.js';
+import { parseFlags, type FlagSpec, type FlagValues } from '../src/config/flags.js';
 import { checkOutput } from '../src/util/outputs.js';
 import { parseTrainConfig } from '../src/config/train-config.js';
 import { SYNC_NAMES, traitsOf, type SyncName } from '../src/config/strategies.js';
@@ -20,7 +20,7 @@ import { compareSvg } from './compare-svg.js';
 
 export type { CompareRow };
 
-export const COMPARE_FLAGS: readonly FlagSpec[] = [
+export const COMPARE_FLAGS = [
   {
     group: 'Comparison',
     name: 'compare',
@@ -36,7 +36,7 @@ export const COMPARE_FLAGS: readonly FlagSpec[] = [
     min: 1,
     help: 'run the whole list R times, interleaved, and report each strategy\'s median run by training time (throughput on a shared machine varies)',
   },
-];
+] as const satisfies readonly FlagSpec[];
 
 /** Training flags the comparison sets itself for every run. */
 const OWNED = ['sync', 'report', 'save', 'save-best'];
@@ -83,7 +83,7 @@ function withoutServers(args: string[], sync: SyncName): string[] {
 }
 
 /** Splits --compare/--compare-out off argv; the rest is an ordinary ddp-launch command line. */
-function splitCompareArgs(argv: readonly string[]): { compare: Record<string, unknown>; rest: string[] } {
+function splitCompareArgs(argv: readonly string[]): { compare: FlagValues<typeof COMPARE_FLAGS>; rest: string[] } {
   const mine: string[] = [];
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -183,17 +183,17 @@ export function compareMarkdown(rows: CompareRow[], job: string): string {
 
 export async function runCompare(argv: readonly string[]): Promise<number> {
   const { compare, rest } = splitCompareArgs(argv);
-  const strategies = parseStrategies(compare.compare as string[]);
+  const strategies = parseStrategies(compare.compare ?? []);
   const { launch: launchArgs, train } = splitArgs(rest);
   const { flags } = parseFlags(LAUNCH_FLAGS, launchArgs);
   const cfg = parseTrainConfig(train);
   const owned = train.find((a) => a.startsWith('--') && OWNED.includes(a.slice(2).split('=')[0]));
   if (owned) throw new UserError(`${owned.split('=')[0]} cannot be combined with --compare: the comparison sets it for every run`);
-  const out = (compare.compareOut as string | undefined) ?? `compare-${timestamp()}`;
+  const out = compare.compareOut ?? `compare-${timestamp()}`;
   checkOutput('compare-out', out, 'dir');
   if (cfg.evalEvery === 0) console.error('ddp-compare: no --eval-every: the chart will show one point per strategy (pass --eval-every K for curves)');
 
-  const repeats = compare.compareRepeats as number;
+  const repeats = compare.compareRepeats;
   const runs = new Map<string, Run[]>(strategies.map((s) => [s.label, []]));
   for (let r = 0; r < repeats; r++) {
     for (const [i, s] of strategies.entries()) {
@@ -212,7 +212,7 @@ export async function runCompare(argv: readonly string[]): Promise<number> {
   const first = rows.find((r) => r.ok);
   const firstReport = first ? (JSON.parse(await readFile(first.report!, 'utf8')) as RunReport) : null;
   const job =
-    `-n ${flags.nprocPerNode as number}${(flags.nnodes as number) > 1 ? ` x ${flags.nnodes as number} hosts` : ''}, model ${cfg.model}, global batch ${cfg.globalBatch}, ` +
+    `-n ${flags.nprocPerNode}${flags.nnodes > 1 ? ` x ${flags.nnodes} hosts` : ''}, model ${cfg.model}, global batch ${cfg.globalBatch}, ` +
     `${firstReport ? `${firstReport.steps} steps, ` : ''}seed ${cfg.seed}, data ${cfg.data}`;
   const fullJob = firstReport ? `${job} (${firstReport.data})` : job;
   const md = compareMarkdown(rows, fullJob);

@@ -4,6 +4,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTrainConfig, TRAIN_FLAGS } from '../src/config/train-config.js';
+import type { FlagSpec } from '../src/config/flags.js';
 import { describeScaling, resolveHyper } from '../src/optim/schedule.js';
 import { REPO, runLauncher } from './helpers/cli.js';
 
@@ -14,7 +15,7 @@ t.test('the defaults are the flag table\'s, and README says the same', (t) => {
   const cfg = parseTrainConfig([]);
   t.match(cfg, CHOSEN, 'a run without flags gets the chosen values');
   t.equal(cfg.warmupSteps, undefined, 'warmup: the rule decides');
-  const byName = new Map(TRAIN_FLAGS.map((f) => [f.name, f.default]));
+  const byName = new Map<string, FlagSpec['default']>((TRAIN_FLAGS as readonly FlagSpec[]).map((f) => [f.name, f.default]));
   t.same(
     ['lr', 'lr-embed', 'l2', 'min-count', 'scale-rule', 'base-batch'].map((n) => byName.get(n)),
     [CHOSEN.lr, CHOSEN.lrEmbed, CHOSEN.l2, CHOSEN.minCount, CHOSEN.scaleRule, CHOSEN.baseBatch],

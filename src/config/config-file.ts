@@ -3,12 +3,12 @@ import { closestFlag, expectedValue, flagsByName, isValue, missingValue, valuePr
 import { UserError } from '../util/errors.js';
 
 /** `--config FILE`, read by ddp-launch and by a worker started directly (mpirun/srun give every rank the same argv). */
-export const CONFIG_FLAG: FlagSpec = {
+export const CONFIG_FLAG = {
   group: 'Config',
   name: 'config', placeholder: 'FILE',
   type: 'string',
   help: 'read flags from a JSON object {"flag-name": value, ...}: numbers, strings, true/false, arrays for lists; flags on the command line override it',
-};
+} as const satisfies FlagSpec;
 
 /**
  * `argv` with `--config FILE` replaced by the flags the file sets, placed first so that the command line

@@ -24,6 +24,22 @@ export interface FlagSpec {
 export type FlagValue = string | number | boolean | string[] | undefined;
 export type ParsedFlags = Record<string, FlagValue>;
 
+/** `embed-dim` -> `embedDim`, as parseFlags keys values. */
+type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
+
+/** The value a flag parses to: numbers, on/off, lists of strings, one of its choices, or a string. */
+type ValueOf<F extends FlagSpec> = F['type'] extends 'int' | 'float' ? number : F['type'] extends 'bool' ? boolean : F['type'] extends 'list' ? string[] : F extends { choices: readonly (infer C)[] } ? C : string;
+
+/**
+ * The parsed values of a flag table declared `as const`, typed from the table itself: a flag with a default is
+ * always present, one without may be undefined. So config types follow the table instead of casts.
+ */
+export type FlagValues<T extends readonly FlagSpec[]> = {
+  [F in T[number] as F extends { default: string | number | boolean } ? Camel<F['name']> : never]: ValueOf<F>;
+} & {
+  [F in T[number] as F extends { default: string | number | boolean } ? never : Camel<F['name']>]?: ValueOf<F>;
+};
+
 function camel(name: string): string {
   return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
@@ -93,7 +109,7 @@ function convert(spec: FlagSpec, raw: string): string | number | boolean | strin
  * `--no-X` sets bool flag X to false. A flag given twice takes its last value (so later flags, and the command
  * line over a --config file, override). Unknown flags are an error naming the closest known one.
  */
-export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]): { flags: ParsedFlags; rest: string[] } {
+export function parseFlags<const T extends readonly FlagSpec[]>(specs: T, argv: readonly string[]): { flags: FlagValues<T>; rest: string[] } {
   const byName = flagsByName(specs);
   const flags: ParsedFlags = {};
   const rest: string[] = [];
@@ -148,7 +164,8 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]):
       flags[key] = s.type === 'list' ? convert(s, String(s.default)) : s.default;
     }
   }
-  return { flags, rest };
+  // The loop above gives each flag its spec's type and the defaults fill every flag that has one.
+  return { flags: flags as FlagValues<T>, rest };
 }
 
 /** Specs by name and by alias. */

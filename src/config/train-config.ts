@@ -1,5 +1,5 @@
 import { CONFIG_FLAG, expandConfig } from './config-file.js';
-import { formatHelp, parseFlags, type FlagSpec } from './flags.js';
+import { formatHelp, parseFlags, type FlagSpec, type FlagValues } from './flags.js';
 import { UserError } from '../util/errors.js';
 import { DEFAULT_STREAM_WINDOW } from '../data/options.js';
 import { parseDataSpec } from '../data/spec.js';
@@ -20,7 +20,7 @@ export const EARLY_STOP_METRICS = ['auc', 'logloss'] as const;
 export type EarlyStopMetric = (typeof EARLY_STOP_METRICS)[number];
 
 /** Every flag a training worker understands; `ddp-launch` forwards them unchanged to each rank. */
-export const TRAIN_FLAGS: readonly FlagSpec[] = [
+export const TRAIN_FLAGS = [
   { group: 'Model', name: 'model', type: 'string', default: 'deepfm', choices: ['deepfm', 'wd', 'dcn', 'dcnv2'], help: 'CTR model' },
   { group: 'Model', name: 'embed-dim', type: 'int', default: 16, min: 1, max: 1024, help: 'embedding dimension d' },
   { group: 'Model', name: 'mlp', type: 'list', default: '400,400,400', help: 'DNN hidden sizes, comma-separated' },
@@ -124,77 +124,19 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   },
   { group: 'Output', name: 'report', placeholder: 'FILE', type: 'string', help: 'write the run report JSON to FILE' },
   { group: 'Training', name: 'backend', type: 'string', default: 'auto', choices: ['auto', ...BACKEND_NAMES], help: 'tensor backend (auto: the first that loads of node-gpu, webgpu on a real GPU, node, wasm, cpu)' },
-];
+] as const satisfies readonly FlagSpec[];
 
-export interface TrainConfig {
-  model: 'deepfm' | 'wd' | 'dcn' | 'dcnv2';
-  embedDim: number;
-  mlp: number[];
-  crossLayers: number;
-  lowRank: number;
-  experts: number;
-  embedInitStd: number;
-  data: string;
-  evalData?: string;
-  split: string;
-  minCount: number;
-  hashBuckets?: string;
-  stream: boolean;
-  streamWindow: number;
-  numeric: 'log1p' | 'minmax';
-  skipBadLines: boolean;
-  globalBatch: number;
-  epochs: number;
-  steps: number;
-  seed: number;
-  lr: number;
-  lrEmbed: number;
-  l2: number;
-  scaleRule: 'none' | 'linear' | 'sqrt' | 'cowclip';
-  baseBatch: number;
-  warmupSteps?: number;
-  embedUpdate: 'dense' | 'lazy';
-  cowclip: boolean;
-  cowclipRatio: number;
-  cowclipZeta: number;
-  cowclipForm: 'paper' | 'reference';
-  sync: SyncName;
-  syncEvery: number;
-  staleness: number;
-  optimizer: OptimizerName;
-  checkEvery: number;
-  skipNonfinite: boolean;
-  collectiveTimeout: number;
-  bind?: string;
-  port: number;
-  transport: TransportName;
-  secure: boolean;
-  evalEvery: number;
-  earlyStop: number;
-  earlyStopMetric: EarlyStopMetric;
-  logEvery: number;
-  logLevel: LogLevel;
-  quiet: boolean;
-  metrics?: string;
-  metricsEvery: number;
-  html?: string;
-  save?: string;
-  saveEvery: number;
-  saveBest?: string;
-  resume?: string;
-  initFrom?: string;
-  report?: string;
-  backend: string;
-}
+/** Parsed training flags, typed from TRAIN_FLAGS (a flag without a default may be undefined); --mlp as sizes. */
+export type TrainConfig = Omit<FlagValues<typeof TRAIN_FLAGS>, 'mlp'> & { mlp: number[] };
 
 export function parseTrainConfig(argv: readonly string[]): TrainConfig {
   const { flags, rest } = parseFlags(TRAIN_FLAGS, argv);
   if (rest.length) throw new UserError(`unexpected argument '${rest[0]}'; training options are flags (see --help)`);
-  const mlp = (flags.mlp as string[]).map((s) => {
-    if (!/^\d+$/.test(s) || Number(s) < 1) throw new UserError(`--mlp ${(flags.mlp as string[]).join(',')}: expected positive integers like 400,400,400`);
+  const mlp = flags.mlp.map((s) => {
+    if (!/^\d+$/.test(s) || Number(s) < 1) throw new UserError(`--mlp ${flags.mlp.join(',')}: expected positive integers like 400,400,400`);
     return Number(s);
   });
-  const cfg = { ...flags, mlp } as unknown as TrainConfig;
+  const cfg: TrainConfig = { ...flags, mlp };
   if (cfg.epochs === 0 && cfg.steps === 0) throw new UserError('--epochs 0 with --steps 0: nothing to train');
   if (cfg.secure && cfg.transport !== 'zmq') throw new UserError('--secure encrypts ZeroMQ traffic: add --transport zmq (the TCP transport is not encrypted)');
   if (cfg.saveEvery > 0 && cfg.save === undefined) throw new UserError('--save-every needs --save DIR (where the checkpoints go)');

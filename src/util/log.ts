@@ -17,6 +17,6 @@ export function createLogger(level: LogLevel, out: (line: string) => void = (l) 
 }
 
 /** `--quiet` wins over a `--log-level` above warn. */
-export function effectiveLevel(level: LogLevel, quiet: boolean): LogLevel {
+export function effectiveLevel(level: LogLevel, quiet = false): LogLevel {
   return quiet && LOG_LEVELS.indexOf(level) > LOG_LEVELS.indexOf('warn') ? 'warn' : level;
 }

@@ -148,7 +148,7 @@ async function main(argv: string[]): Promise<void> {
 /** What joining a job takes from the flags: network, backend, output level. */
 interface JobFlags {
   logLevel: LogLevel;
-  quiet: boolean;
+  quiet?: boolean;
   bind?: string;
   port: number;
   collectiveTimeout: number;
