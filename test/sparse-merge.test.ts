@@ -1,5 +1,6 @@
 import t from 'tap';
 import { type SparseGrad, decodeSparse, encodeSparse, mergeRows, mergeSparse } from '../src/sparse/merge.js';
+import { Rng } from '../src/util/rng.js';
 
 const plain = (g: SparseGrad) => ({ dim: g.dim, ids: Array.from(g.ids), counts: Array.from(g.counts), rows: Array.from(g.rows) });
 
@@ -62,6 +63,57 @@ t.test('merging payloads equals merging their concatenation', (t) => {
   t.same(plain(mergeSparse(parts, 2)), plain(whole));
   t.same(plain(mergeSparse([], 4)), { dim: 4, ids: [], counts: [], rows: [] }, 'no payloads');
   t.throws(() => mergeSparse([whole], 3), RangeError, 'dim mismatch');
+  t.end();
+});
+
+t.test('the k-way merge of payloads gives mergeRows of their concatenation, to the bit, on adversarial parts', (t) => {
+  const rng = new Rng(7);
+  const bits = (g: SparseGrad) => [Array.from(g.ids), Array.from(new Uint32Array(g.counts.buffer, g.counts.byteOffset, g.counts.length)), Array.from(new Uint32Array(g.rows.buffer, g.rows.byteOffset, g.rows.length))];
+  const concat = (parts: SparseGrad[], dim: number) => {
+    const ids = Int32Array.from(parts.flatMap((p) => Array.from(p.ids)));
+    const counts = Float32Array.from(parts.flatMap((p) => Array.from(p.counts)));
+    const rows = Float32Array.from(parts.flatMap((p) => Array.from(p.rows)));
+    return mergeRows(ids, counts, rows, dim);
+  };
+  const sets: Record<string, (k: number) => Int32Array[]> = {
+    'all the same id': (k) => Array.from({ length: k }, () => Int32Array.of(3)),
+    'all distinct': (k) => Array.from({ length: k }, (_, p) => Int32Array.from({ length: 5 }, (_, i) => i * k + p)),
+    'one part holds all': (k) => Array.from({ length: k }, (_, p) => (p === k - 1 ? Int32Array.from({ length: 40 }, (_, i) => i) : new Int32Array(0))),
+    'random overlaps': (k) => Array.from({ length: k }, () => Int32Array.from(new Set(Array.from({ length: 30 }, () => rng.int(50)))).sort()),
+    'empty parts': (k) => Array.from({ length: k }, () => new Int32Array(0)),
+  };
+  for (const [name, make] of Object.entries(sets)) {
+    for (const k of [1, 2, 3, 7, 16]) {
+      const dim = 3;
+      const parts = make(k).map((ids) => ({
+        dim,
+        ids,
+        counts: Float32Array.from(ids, () => 1 + rng.int(5)),
+        // Values of mixed magnitude and sign, -0 among them: any change of summation order shows in the bits.
+        rows: Float32Array.from({ length: ids.length * dim }, (_, i) => (i % 11 === 0 ? -0 : (rng.next() - 0.5) * 10 ** rng.int(6))),
+      }));
+      t.same(bits(mergeSparse(parts, dim)), bits(concat(parts, dim)), `${name}, ${k} parts`);
+    }
+  }
+  const bad = { dim: 1, ids: Int32Array.of(4, 2), counts: Float32Array.of(1, 1), rows: Float32Array.of(1, 1) };
+  t.throws(() => mergeSparse([bad], 1), /part 0: ids not ascending at position 1/, 'a part whose ids do not ascend is refused');
+  t.end();
+});
+
+t.test("a merge built in its payload is encoded without a copy, with the same values", (t) => {
+  const ids = Int32Array.of(9, 2, 9, 4);
+  const rows = Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8);
+  for (const wide of [false, true]) {
+    // Ids beyond the slot map take the sorted path: both paths build the payload.
+    const at = wide ? ids.map((id) => id + (1 << 25)) : ids;
+    const inPayload = mergeRows(at, null, rows, 2, 'payload');
+    const bytes = encodeSparse(inPayload);
+    t.equal(bytes.buffer, inPayload.ids.buffer, `the payload itself (${wide ? 'sorted' : 'slot'} path)`);
+    t.same(plain(decodeSparse(bytes)), plain(mergeRows(at, null, rows, 2)), 'the same merge as into arrays');
+    t.not(encodeSparse(mergeRows(at, null, rows, 2)).buffer, inPayload.ids.buffer, 'separate arrays are copied into a payload');
+  }
+  const empty = mergeRows(new Int32Array(0), null, new Float32Array(0), 3, 'payload');
+  t.same(plain(decodeSparse(encodeSparse(empty))), { dim: 3, ids: [], counts: [], rows: [] }, 'an empty payload');
   t.end();
 });
 

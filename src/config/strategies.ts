@@ -12,6 +12,11 @@ export interface StrategyTraits {
   servers: boolean;
   /** When the replicas meet with identical parameters (and the loss is summed, drift checked, evaluation run). */
   meets: 'every step' | 'every --sync-every steps' | 'every --check-every steps';
+  /**
+   * Where CowClip runs: in the embedding update, with the global counts (absent), or (`local`) in the strategy,
+   * by each rank with its local counts before the exchange; the replica's updater then never clips.
+   */
+  clips?: 'local';
   /** The flag --compare NAME:X sets, and its least value. */
   param?: { flag: '--sync-every' | '--staleness'; min: number };
   /** Why the strategy refuses an option, in the words the user sees (absent: it takes it). */
@@ -32,7 +37,7 @@ const PS_REFUSALS = (name: string) => ({
 export const STRATEGIES = {
   allreduce: { help: 'per-ID global merge, CowClip with global counts', servers: false, meets: 'every step' },
   dense: { help: 'embedding grads densified to whole tables and all-reduced: same maths, more bytes', servers: false, meets: 'every step' },
-  'local-clip': { help: "CowClip with each rank's local counts, then average: the naive port", servers: false, meets: 'every step' },
+  'local-clip': { help: "CowClip with each rank's local counts, then average: the naive port", servers: false, meets: 'every step', clips: 'local' },
   'local-sgd': {
     help: 'replicas train alone, parameters averaged every --sync-every steps',
     servers: false,

@@ -62,11 +62,11 @@ export class EmbeddingUpdater {
 
   /**
    * Applies step t (1-based, for Adam's bias correction). The gradients' rows are modified in place
-   * (L2 added, clipped), so pass merge outputs the caller does not need afterwards. `clip` false skips
-   * CowClip for this step (a strategy that already clipped, e.g. with local counts).
+   * (L2 added, clipped), so pass merge outputs the caller does not need afterwards.
    */
-  update(fieldGrad: SparseGrad, firstGrad: SparseGrad, t: number, clip = this.options.clip): EmbedUpdateStats {
+  update(fieldGrad: SparseGrad, firstGrad: SparseGrad, t: number): EmbedUpdateStats {
     const { field, first, options } = this;
+    const { clip } = options;
     if (fieldGrad.dim !== field.dim || firstGrad.dim !== 1) {
       throw new RangeError(`EmbeddingUpdater: gradient dims ${fieldGrad.dim}/${firstGrad.dim}, tables ${field.dim}/1`);
     }

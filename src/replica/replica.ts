@@ -3,6 +3,7 @@
  * and how it is built from the flags and the data's sizes. Its own module, below the trainer, the sync
  * strategies, the parameter servers and checkpoints, which all hold one.
  */
+import { traitsOf } from '../config/strategies.js';
 import type { TrainConfig } from '../config/train-config.js';
 import type { LoadedData } from '../data/types.js';
 import { EmbeddingTable } from '../model/embedding.js';
@@ -66,7 +67,8 @@ export function buildReplica(cfg: TrainConfig, shape: ReplicaShape): Replica {
     mode: cfg.embedUpdate,
     lr: hyper.lrEmbed,
     lambda: hyper.l2,
-    clip: cfg.cowclip,
+    // A strategy that clips with local counts before the exchange leaves the update nothing to clip.
+    clip: cfg.cowclip && traitsOf(cfg.sync).clips !== 'local',
     ratio: cfg.cowclipRatio,
     zeta: cfg.cowclipZeta,
     form: cfg.cowclipForm,

@@ -82,6 +82,7 @@ export function mergeRows(
   counts: Float32Array | Int32Array | null,
   rows: Float32Array,
   dim: number,
+  output: MergeOutput = 'arrays',
 ): SparseGrad {
   const n = ids.length;
   if (!Number.isInteger(dim) || dim < 1) throw new RangeError(`merge: bad dim ${dim}`);
@@ -93,7 +94,18 @@ export function mergeRows(
     if (id < 0) throw new RangeError(`merge: negative id ${id} at position ${i}`);
     if (id > max) max = id;
   }
-  return max <= SLOT_MAP_MAX_ID ? mergeBySlots(ids, counts, rows, dim, max) : mergeSorted(ids, counts, rows, dim);
+  return max <= SLOT_MAP_MAX_ID ? mergeBySlots(ids, counts, rows, dim, max, output) : mergeSorted(ids, counts, rows, dim, output);
+}
+
+/**
+ * Where a merge writes its result: separate arrays, or the sections of one encodeSparse payload, which
+ * encodeSparse then hands over as it is (a rank's merged rows go on the wire without a copy).
+ */
+export type MergeOutput = 'arrays' | 'payload';
+
+function allocGrad(u: number, dim: number, output: MergeOutput): SparseGrad {
+  if (output === 'payload') return sparseView(new Uint8Array(encodedSize(u, dim)), u, dim);
+  return { dim, ids: new Int32Array(u), counts: new Float32Array(u), rows: new Float32Array(u * dim) };
 }
 
 /** mergeBySlots' first pass (the registry's `mergeSlots` when one is registered: native/blas.c, the same bits). */
@@ -122,7 +134,7 @@ const accumulate: MergeSlotsKernel = (ids, counts, rows, dim, slot, seen, sums, 
 /** mergeBySlots' scratch, kept between calls (grown, never shrunk): first-seen ids, their running sums and counts. */
 const scratch = { seen: new Int32Array(0), sums: new Float32Array(0), counts: new Float32Array(0) };
 
-function mergeBySlots(ids: Int32Array, counts: Float32Array | Int32Array | null, rows: Float32Array, dim: number, max: number): SparseGrad {
+function mergeBySlots(ids: Int32Array, counts: Float32Array | Int32Array | null, rows: Float32Array, dim: number, max: number, output: MergeOutput): SparseGrad {
   const n = ids.length;
   if (slotOf.length <= max) {
     slotOf = new Int32Array(Math.min(SLOT_MAP_MAX_ID + 1, Math.max(max + 1, 2 * slotOf.length)));
@@ -138,9 +150,8 @@ function mergeBySlots(ids: Int32Array, counts: Float32Array | Int32Array | null,
   const u = (hostKernel('mergeSlots') ?? accumulate)(ids, counts, rows, dim, slot, seen, sums, sumCounts);
   const distinct = seen.subarray(0, u);
   const order = stableOrder(distinct);
-  const outIds = new Int32Array(u);
-  const outCounts = new Float32Array(u);
-  const outRows = new Float32Array(u * dim);
+  const out = allocGrad(u, dim, output);
+  const { ids: outIds, counts: outCounts, rows: outRows } = out;
   for (let k = 0; k < u; k++) {
     const j = order[k];
     outIds[k] = distinct[j];
@@ -148,10 +159,10 @@ function mergeBySlots(ids: Int32Array, counts: Float32Array | Int32Array | null,
     outRows.set(sums.subarray(j * dim, (j + 1) * dim), k * dim);
   }
   for (let j = 0; j < u; j++) slot[distinct[j]] = -1;
-  return { dim, ids: outIds, counts: outCounts, rows: outRows };
+  return out;
 }
 
-function mergeSorted(ids: Int32Array, counts: Float32Array | Int32Array | null, rows: Float32Array, dim: number): SparseGrad {
+function mergeSorted(ids: Int32Array, counts: Float32Array | Int32Array | null, rows: Float32Array, dim: number, output: MergeOutput): SparseGrad {
   const n = ids.length;
   const order = stableOrder(ids);
   let unique = 0;
@@ -163,9 +174,8 @@ function mergeSorted(ids: Int32Array, counts: Float32Array | Int32Array | null, 
     }
   }
 
-  const outIds = new Int32Array(unique);
-  const outCounts = new Float32Array(unique);
-  const outRows = new Float32Array(unique * dim);
+  const out = allocGrad(unique, dim, output);
+  const { ids: outIds, counts: outCounts, rows: outRows } = out;
   let j = -1;
   for (let k = 0, prev = -1; k < n; k++) {
     const p = order[k];
@@ -183,30 +193,119 @@ function mergeSorted(ids: Int32Array, counts: Float32Array | Int32Array | null, 
     }
     outCounts[j] += counts === null ? 1 : counts[p];
   }
-  return { dim, ids: outIds, counts: outCounts, rows: outRows };
+  return out;
 }
 
 /**
- * Merges several SparseGrads of one table (e.g. every rank's payload, in rank order) into one.
- * Concatenation in the given order followed by mergeRows keeps the result identical on every rank.
+ * Merges several SparseGrads of one table (e.g. every rank's payload, in rank order) into one, as
+ * mergeRows of their concatenation would, to the bit: an id's rows are summed in the order of the parts
+ * (the first copied, the next added). Each part's ids are ascending, so this is a k-way merge: one pass that
+ * reads every row once and writes the output in id order, where concatenating, merging and sorting copied
+ * each row three times.
  */
 export function mergeSparse(grads: readonly SparseGrad[], dim: number): SparseGrad {
-  let n = 0;
-  for (const g of grads) {
-    if (g.dim !== dim) throw new RangeError(`mergeSparse: payload of dim ${g.dim}, expected ${dim}`);
-    n += g.ids.length;
+  for (const g of grads) if (g.dim !== dim) throw new RangeError(`mergeSparse: payload of dim ${g.dim}, expected ${dim}`);
+  const heap = new PartHeap(grads);
+  let unique = 0;
+  for (let prev = -1; heap.size > 0; ) {
+    const p = heap.top();
+    const id = grads[p].ids[heap.at[p]];
+    if (id !== prev) unique++;
+    prev = id;
+    heap.advance();
   }
-  const ids = new Int32Array(n);
-  const counts = new Float32Array(n);
-  const rows = new Float32Array(n * dim);
-  let at = 0;
-  for (const g of grads) {
-    ids.set(g.ids, at);
-    counts.set(g.counts, at);
-    rows.set(g.rows, at * dim);
-    at += g.ids.length;
+  const out: SparseGrad = { dim, ids: new Int32Array(unique), counts: new Float32Array(unique), rows: new Float32Array(unique * dim) };
+  heap.reset();
+  for (let j = -1, prev = -1; heap.size > 0; heap.advance()) {
+    const p = heap.top();
+    const g = grads[p];
+    const i = heap.at[p];
+    const id = g.ids[i];
+    const src = i * dim;
+    if (id !== prev) {
+      j++;
+      prev = id;
+      out.ids[j] = id;
+      out.counts[j] = g.counts[i];
+      const dst = j * dim;
+      for (let c = 0; c < dim; c++) out.rows[dst + c] = g.rows[src + c];
+    } else {
+      out.counts[j] += g.counts[i];
+      const dst = j * dim;
+      for (let c = 0; c < dim; c++) out.rows[dst + c] += g.rows[src + c];
+    }
   }
-  return mergeRows(ids, counts, rows, dim);
+  return out;
+}
+
+/**
+ * The parts of a k-way merge ordered by (current id, part index): a binary min-heap of part indices, so equal
+ * ids come out in part order. Checks that each part's ids ascend strictly, as a SparseGrad's must.
+ */
+class PartHeap {
+  /** Each part's current position. */
+  readonly at: Int32Array;
+  private readonly heap: Int32Array;
+  size = 0;
+
+  constructor(private readonly parts: readonly SparseGrad[]) {
+    this.at = new Int32Array(parts.length);
+    this.heap = new Int32Array(parts.length);
+    this.reset();
+  }
+
+  reset(): void {
+    this.at.fill(0);
+    this.size = 0;
+    for (let p = 0; p < this.parts.length; p++) if (this.parts[p].ids.length > 0) this.push(p);
+  }
+
+  top(): number {
+    return this.heap[0];
+  }
+
+  /** Moves the top part to its next id (dropping it when done). */
+  advance(): void {
+    const p = this.heap[0];
+    const ids = this.parts[p].ids;
+    const i = ++this.at[p];
+    if (i < ids.length) {
+      if (!(ids[i] > ids[i - 1])) throw new RangeError(`mergeSparse: part ${p}: ids not ascending at position ${i} (${ids[i - 1]}, ${ids[i]})`);
+    } else if (--this.size > 0) {
+      this.heap[0] = this.heap[this.size];
+    }
+    if (this.size > 0) this.down(0);
+  }
+
+  private less(a: number, b: number): boolean {
+    const x = this.parts[a].ids[this.at[a]];
+    const y = this.parts[b].ids[this.at[b]];
+    return x < y || (x === y && a < b);
+  }
+
+  private push(p: number): void {
+    let k = this.size++;
+    this.heap[k] = p;
+    while (k > 0) {
+      const up = (k - 1) >> 1;
+      if (!this.less(this.heap[k], this.heap[up])) break;
+      [this.heap[k], this.heap[up]] = [this.heap[up], this.heap[k]];
+      k = up;
+    }
+  }
+
+  private down(k: number): void {
+    const { heap } = this;
+    for (;;) {
+      const l = 2 * k + 1;
+      if (l >= this.size) return;
+      const r = l + 1;
+      const m = r < this.size && this.less(heap[r], heap[l]) ? r : l;
+      if (!this.less(heap[m], heap[k])) return;
+      [heap[m], heap[k]] = [heap[k], heap[m]];
+      k = m;
+    }
+  }
 }
 
 /** 'SPG1' read as a little-endian uint32; a payload from a machine of the other endianness fails this. */
@@ -219,12 +318,18 @@ export function encodedSize(unique: number, dim: number): number {
   return HEADER_BYTES + 4 * unique * (2 + dim);
 }
 
-/** One contiguous payload: header, ids (int32), counts (float32), rows (float32), in platform byte order. */
+/**
+ * One contiguous payload: header, ids (int32), counts (float32), rows (float32), in platform byte order. A
+ * SparseGrad that already lives in a payload (mergeRows' 'payload' output, decodeSparse) is that payload,
+ * returned without a copy: the caller must not change it while the bytes are in flight.
+ */
 export function encodeSparse(g: SparseGrad): Uint8Array {
   const u = g.ids.length;
   if (g.counts.length !== u || g.rows.length !== u * g.dim) {
     throw new RangeError(`encodeSparse: ${u} ids, ${g.counts.length} counts, ${g.rows.length} row values`);
   }
+  const own = payloadOf(g);
+  if (own) return own;
   const out = new Uint8Array(encodedSize(u, g.dim));
   const v = sparseView(out, u, g.dim);
   v.ids.set(g.ids);
@@ -247,6 +352,17 @@ export function sparseView(bytes: Uint8Array, u: number, dim: number): SparseGra
   header[1] = u;
   header[2] = dim;
   return viewsOf(bytes, u, dim);
+}
+
+/** The payload `g`'s arrays are the sections of, if they are: its header just before the ids, the sections contiguous. */
+function payloadOf(g: SparseGrad): Uint8Array | null {
+  const { ids, counts, rows } = g;
+  const u = ids.length;
+  const start = ids.byteOffset - HEADER_BYTES;
+  if (start < 0 || counts.buffer !== ids.buffer || rows.buffer !== ids.buffer) return null;
+  if (counts.byteOffset !== ids.byteOffset + 4 * u || rows.byteOffset !== ids.byteOffset + 8 * u) return null;
+  const header = new Uint32Array(ids.buffer, start, 3);
+  return header[0] === MAGIC && header[1] === u && header[2] === g.dim ? new Uint8Array(ids.buffer, start, encodedSize(u, g.dim)) : null;
 }
 
 function viewsOf(bytes: Uint8Array, u: number, dim: number): SparseGrad {

@@ -41,7 +41,8 @@ export class AllreduceSync implements SyncStrategy {
       for (let k = 0; k < d; k++) packed[i * w + k] = local.emb[i * d + k];
       packed[i * w + d] = local.linear[i];
     }
-    return mergeRows(local.ids, null, packed.subarray(0, n * w), w);
+    // Built inside its wire payload: the all-gather sends it without an encoding copy.
+    return mergeRows(local.ids, null, packed.subarray(0, n * w), w, 'payload');
   }
 
   /**

@@ -35,6 +35,6 @@ export class LocalClipSync extends AllreduceSync {
     for (let j = 0; j < mine.ids.length; j++) {
       for (let k = 0; k < this.dim; k++) mine.rows[j * w + k] = field.rows[j * this.dim + k] / n;
     }
-    return { dense: local.dense, embed: { ...splitPacked(await this.gatherMerge(dense, mine), this.dim), step: local.step, clipped: true }, localUnique: mine.ids.length };
+    return { dense: local.dense, embed: { ...splitPacked(await this.gatherMerge(dense, mine), this.dim), step: local.step }, localUnique: mine.ids.length };
   }
 }

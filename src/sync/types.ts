@@ -21,8 +21,6 @@ export interface EmbedGrads {
   linear: SparseGrad;
   /** The training step (1-based) the gradients were computed at: the embedding optimizer's step t. */
   step: number;
-  /** True when the strategy already applied CowClip (so the optimizer must not clip again). */
-  clipped?: boolean;
 }
 
 /** What every rank applies after a step's exchange. */

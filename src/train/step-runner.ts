@@ -242,5 +242,5 @@ export class StepRunner {
 
 /** One embedding update: the gradients' own step is the embedding optimizer's step t. */
 function applyEmbed(rep: Replica, g: EmbedGrads): EmbedUpdateStats {
-  return rep.embed.update(g.field, g.linear, g.step, g.clipped ? false : undefined);
+  return rep.embed.update(g.field, g.linear, g.step);
 }
