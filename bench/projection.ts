@@ -26,7 +26,7 @@
  * sample x B/N and a fixed per-step term (work that does not shrink with N, e.g. the optimizer update). The
  * model leaves out compute/communication overlap, stragglers and congestion beyond the rank's own link.
  */
-import { SYNTHETIC_PRESETS } from '../src/data/synthetic.js';
+import { SYNTHETIC_PRESETS } from '../src/data/synthetic-spec.js';
 import { encodedSize } from '../src/sparse/merge.js';
 
 /** Per-field vocabulary sizes and the Zipf exponent of the ID ranks (P(rank r) proportional to (r + 1)^-zipf). */

@@ -2,7 +2,8 @@
 // and projects to large N. Its distinct-ID count is checked against the synthetic generator itself, its bytes
 // against encodeSparse's layout, and both against points measured by the bench (MEASURED below).
 import t from 'tap';
-import { generateSynthetic, SYNTHETIC_PRESETS } from '../src/data/synthetic.js';
+import { generateSynthetic } from '../src/data/synthetic.js';
+import { SYNTHETIC_PRESETS } from '../src/data/synthetic-spec.js';
 import { encodedSize } from '../src/sparse/merge.js';
 import {
   commSeconds,

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import type { BenchOutput } from '../bench/sharded.js';
+import type { BenchOutput } from '../bench/sharded-summary.js';
 import type { RunReport } from '../src/train/report.js';
 
 const BENCH = fileURLToPath(new URL('../dist/bench/sharded.js', import.meta.url));

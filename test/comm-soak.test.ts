@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { SOAK_KINDS } from '../bench/soak.js';
+import { SOAK_KINDS } from '../bench/soak-plan.js';
 
 const BENCH = fileURLToPath(new URL('../dist/bench/soak.js', import.meta.url));
 const OPS = 300;
@@ -72,7 +72,6 @@ for (const transport of ['tcp', 'zmq']) {
 
   t.test(`soak over ${transport}: a result altered on one rank fails the run, naming the op`, async (t) => {
     const K = 152;
-    const started = Date.now();
     const { status, stderr, json } = soak(['--transport', transport, '--seed', '1', '--corrupt-at', String(K)]);
     t.not(status, 0, 'non-zero exit');
     const altered = /rank 3 alters its result of op (\d+) \(([a-z-]+),/.exec(stderr);
@@ -84,6 +83,5 @@ for (const transport of ['tcp', 'zmq']) {
     t.equal(json.mismatches, 1);
     t.match(json.failures[0], { rank: 3, status: 'mismatch', message: new RegExp(`^MISMATCH at op ${op} `) });
     t.ok(json.ranks.every((r) => r.status !== 'ok'), 'the other ranks fail too (the mismatched rank left)');
-    t.ok(Date.now() - started < 30_000, 'and promptly');
   });
 }

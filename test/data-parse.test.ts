@@ -1,6 +1,7 @@
 import t from 'tap';
 import { FORMATS } from '../src/data/formats.js';
-import { ChunkBuilder, LineParser } from '../src/data/parse.js';
+import { ChunkBuilder } from '../src/data/parse-delimited.js';
+import { LineParser } from '../src/data/parse.js';
 import { parseInteger, tokenKey } from '../src/data/tokens.js';
 import { MISSING_KEY, type RawChunk } from '../src/data/types.js';
 import { UserError } from '../src/util/errors.js';

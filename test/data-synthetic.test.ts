@@ -1,11 +1,7 @@
 import { join } from 'node:path';
 import t from 'tap';
-import {
-  generateSynthetic,
-  parseSyntheticSpec,
-  SYNTHETIC_PRESETS,
-  V1_VOCAB_SIZES,
-} from '../src/data/synthetic.js';
+import { generateSynthetic } from '../src/data/synthetic.js';
+import { parseSyntheticSpec, SYNTHETIC_PRESETS, V1_VOCAB_SIZES } from '../src/data/synthetic-spec.js';
 import type { LoadedData } from '../src/data/types.js';
 import { loadVocabulary } from '../src/data/vocab.js';
 
