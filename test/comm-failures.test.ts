@@ -29,7 +29,6 @@ for (const transport of TRANSPORTS) {
   });
 
   t.test(`${transport}: collective timeout names the rank that did not arrive`, async (t) => {
-    const start = Date.now();
     const ranks = await runGroup(t, {
       n: 3,
       scenario: 'timeout',
@@ -40,7 +39,6 @@ for (const transport of TRANSPORTS) {
       t.equal(result.name, 'CollectiveError', `rank ${rank} failed`);
       t.match(result.message, /^collective #1 allreduce\(len=10,sum\) timed out after 1000 ms on rank [01]; ranks that did not arrive: 2 \(has not started any collective\)$/);
     }
-    t.ok(Date.now() - start < 15_000, 'no hang');
   });
 
   t.test(`${transport}: a rank that closes early: the others fail at once instead of waiting`, async (t) => {
@@ -63,14 +61,12 @@ t.test('lanes: a desync or an early close on lane 1 names the lane', async (t) =
 });
 
 t.test('tcp: a rank killed mid-job: the others fail at once naming it, not at the collective timeout', async (t) => {
-  const start = Date.now();
   const ranks = await runGroup(t, { n: 3, scenario: 'die', env: () => ({ DIE_RANK: '2', TEST_COLLECTIVE_TIMEOUT_MS: '60000' }), killAfterMs: 30_000 });
   t.equal(ranks[2].code, null, 'rank 2 was killed');
   for (const { rank, result } of ranks.slice(0, 2)) {
     t.equal(result.name, 'CollectiveError', `rank ${rank} failed`);
     t.match(result.message, /the connection from rank 2 (closed without a farewell|was lost \(.*\)): that rank died or was killed/);
   }
-  t.ok(Date.now() - start < 20_000, `failed in ${Date.now() - start} ms`);
 });
 
 t.test('a stalled collective warns, naming the late rank, and still completes when it arrives', async (t) => {
