@@ -1,7 +1,7 @@
 // Rank, world size and master address from torchrun, Open MPI and Slurm environments.
 import t from 'tap';
-import { resolveDistEnv } from '../topology/env.js';
-import { UserError } from '../src/util/errors.js';
+import { resolveDistEnv } from '../../topology/env.js';
+import { UserError } from '../../src/util/errors.js';
 
 const torchrun = { RANK: '3', WORLD_SIZE: '8', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2', MASTER_ADDR: 'node0', MASTER_PORT: '29400', DDP_TOKEN: 'tok' };
 

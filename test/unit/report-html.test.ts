@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap';
-import { barChart, lineChart } from '../src/report/chart.js';
-import type { CompareRow } from '../src/report/compare.js';
-import { compareReportHtml, runReportHtml } from '../src/report/html.js';
-import type { EvalRecord, MetricsRecord, StepRecord } from '../src/train/metrics.js';
-import type { RankSummary, RunReport } from '../src/train/report.js';
+import { barChart, lineChart } from '../../src/report/chart.js';
+import type { CompareRow } from '../../src/report/compare.js';
+import { compareReportHtml, runReportHtml } from '../../src/report/html.js';
+import type { EvalRecord, MetricsRecord, StepRecord } from '../../src/train/metrics.js';
+import type { RankSummary, RunReport } from '../../src/train/report.js';
 
 const STAMP = { time: '2026-11-22T10:00:00.000Z', elapsed: 1 };
 

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import t from 'tap';
-import type { EncodedData } from '../src/data/types.js';
-import { allocBatch, fillBatch } from '../src/model/batch.js';
-import { EmbeddingTable } from '../src/model/embedding.js';
-import { MODEL_NAMES, createModel, initDense } from '../src/model/registry.js';
-import { GradientComputer, type StepOutput, type TransferMode } from '../src/model/step.js';
-import type { ModelConfig } from '../src/model/types.js';
-import { Rng } from '../src/util/rng.js';
+import type { EncodedData } from '../../src/data/types.js';
+import { allocBatch, fillBatch } from '../../src/model/batch.js';
+import { EmbeddingTable } from '../../src/model/embedding.js';
+import { MODEL_NAMES, createModel, initDense } from '../../src/model/registry.js';
+import { GradientComputer, type StepOutput, type TransferMode } from '../../src/model/step.js';
+import type { ModelConfig } from '../../src/model/types.js';
+import { Rng } from '../../src/util/rng.js';
 
 const CONFIG: ModelConfig = { numFields: 4, numNumeric: 3, embedDim: 4, mlp: [8, 8], crossLayers: 3, lowRank: 4, experts: 3 };
 const B = 16;

@@ -1,16 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import t from 'tap';
-import type { EncodedData } from '../src/data/types.js';
-import { allocBatch, fillBatch } from '../src/model/batch.js';
-import { EmbeddingTable } from '../src/model/embedding.js';
-import { mergeRows } from '../src/sparse/merge.js';
-import { MODEL_NAMES, createModel, initDense } from '../src/model/registry.js';
-import { GradientComputer } from '../src/model/step.js';
-import type { ModelConfig } from '../src/model/types.js';
-import { Adam } from '../src/optim/adam.js';
-import { EmbeddingUpdater } from '../src/optim/embed-update.js';
-import { UserError } from '../src/util/errors.js';
-import { Rng } from '../src/util/rng.js';
+import type { EncodedData } from '../../src/data/types.js';
+import { allocBatch, fillBatch } from '../../src/model/batch.js';
+import { EmbeddingTable } from '../../src/model/embedding.js';
+import { mergeRows } from '../../src/sparse/merge.js';
+import { MODEL_NAMES, createModel, initDense } from '../../src/model/registry.js';
+import { GradientComputer } from '../../src/model/step.js';
+import type { ModelConfig } from '../../src/model/types.js';
+import { Adam } from '../../src/optim/adam.js';
+import { EmbeddingUpdater } from '../../src/optim/embed-update.js';
+import { UserError } from '../../src/util/errors.js';
+import { Rng } from '../../src/util/rng.js';
 
 await tf.setBackend('cpu');
 

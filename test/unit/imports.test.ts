@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { REPO } from './helpers/cli.js';
+import { REPO } from '../helpers/cli.js';
 
 const SCRIPT = join(REPO, 'scripts/import-graph.mjs');
 const run = (root: string) => spawnSync(process.execPath, [SCRIPT, root], { encoding: 'utf8' });

@@ -2,8 +2,8 @@
 // that are not peers (garbage, wrong token, bad rank) refused and logged while the job's traffic goes on.
 import { connect, createServer, type Socket } from 'node:net';
 import t from 'tap';
-import { TcpTransport } from '../src/comm/tcp-transport.js';
-import type { Receiver } from '../src/comm/transport.js';
+import { TcpTransport } from '../../src/comm/tcp-transport.js';
+import type { Receiver } from '../../src/comm/transport.js';
 
 interface Got {
   header: string;

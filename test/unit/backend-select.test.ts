@@ -1,6 +1,6 @@
 import t from 'tap';
-import { selectBackend, parseBackendFlag, describeChoice } from '../src/backend/select.js';
-import { UserError } from '../src/util/errors.js';
+import { selectBackend, parseBackendFlag, describeChoice } from '../../src/backend/select.js';
+import { UserError } from '../../src/util/errors.js';
 
 /** A fake tfjs whose setBackend succeeds for the names in `works`. */
 function fakeTf(works: string[]) {

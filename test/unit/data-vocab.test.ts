@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { KeyTable } from '../src/data/keytable.js';
-import { applyNumeric, NumericStats } from '../src/data/numeric.js';
-import { isEvalLine, parseSplit } from '../src/data/split.js';
-import { MISSING_KEY } from '../src/data/types.js';
-import { loadVocabulary, saveVocabulary, VocabCounter, Vocabulary } from '../src/data/vocab.js';
-import { UserError } from '../src/util/errors.js';
-import { Rng } from '../src/util/rng.js';
+import { KeyTable } from '../../src/data/keytable.js';
+import { applyNumeric, NumericStats } from '../../src/data/numeric.js';
+import { isEvalLine, parseSplit } from '../../src/data/split.js';
+import { MISSING_KEY } from '../../src/data/types.js';
+import { loadVocabulary, saveVocabulary, VocabCounter, Vocabulary } from '../../src/data/vocab.js';
+import { UserError } from '../../src/util/errors.js';
+import { Rng } from '../../src/util/rng.js';
 
 t.test('KeyTable maps keys to insertion ids across growth', async (t) => {
   const table = new KeyTable(4);

@@ -1,10 +1,10 @@
 import t from 'tap';
-import { FORMATS } from '../src/data/formats.js';
-import { ChunkBuilder } from '../src/data/parse-delimited.js';
-import { LineParser } from '../src/data/parse.js';
-import { parseInteger, tokenKey } from '../src/data/tokens.js';
-import { MISSING_KEY, type RawChunk } from '../src/data/types.js';
-import { UserError } from '../src/util/errors.js';
+import { FORMATS } from '../../src/data/formats.js';
+import { ChunkBuilder } from '../../src/data/parse-delimited.js';
+import { LineParser } from '../../src/data/parse.js';
+import { parseInteger, tokenKey } from '../../src/data/tokens.js';
+import { MISSING_KEY, type RawChunk } from '../../src/data/types.js';
+import { UserError } from '../../src/util/errors.js';
 
 const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
 const key = (s: string): number => tokenKey(bytes(s), 0, s.length);

@@ -2,9 +2,9 @@
 // and projects to large N. Its distinct-ID count is checked against the synthetic generator itself, its bytes
 // against encodeSparse's layout, and both against points measured by the bench (MEASURED below).
 import t from 'tap';
-import { generateSynthetic } from '../src/data/synthetic.js';
-import { SYNTHETIC_PRESETS } from '../src/data/synthetic-spec.js';
-import { encodedSize } from '../src/sparse/merge.js';
+import { generateSynthetic } from '../../src/data/synthetic.js';
+import { SYNTHETIC_PRESETS } from '../../src/data/synthetic-spec.js';
+import { encodedSize } from '../../src/sparse/merge.js';
 import {
   commSeconds,
   denseRingBytes,
@@ -16,7 +16,7 @@ import {
   traffic,
   V1_VOCAB,
   type Shape,
-} from '../bench/projection.js';
+} from '../../bench/projection.js';
 
 /** DeepFM, MLP 400-400-400, d = 16 on v1 data (26 fields, 13 numeric): the bench's default model. */
 const DEEPFM: Shape = { embedDim: 16, numDense: 493_214, vocab: V1_VOCAB };

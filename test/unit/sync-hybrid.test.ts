@@ -1,7 +1,7 @@
 import t from 'tap';
-import { LocalCommunicator } from '../src/comm/local.js';
-import { HybridSync } from '../src/sync/hybrid.js';
-import type { LocalGrads } from '../src/sync/types.js';
+import { LocalCommunicator } from '../../src/comm/local.js';
+import { HybridSync } from '../../src/sync/hybrid.js';
+import type { LocalGrads } from '../../src/sync/types.js';
 
 /** Two (sample, field) rows of dimension 2 with first-order grads: ids [3, 3] at step 1, [5] at step 2. */
 const grads = (step: number): LocalGrads =>

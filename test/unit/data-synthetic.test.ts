@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import t from 'tap';
-import { generateSynthetic } from '../src/data/synthetic.js';
-import { parseSyntheticSpec, SYNTHETIC_PRESETS, V1_VOCAB_SIZES } from '../src/data/synthetic-spec.js';
-import type { LoadedData } from '../src/data/types.js';
-import { loadVocabulary } from '../src/data/vocab.js';
+import { generateSynthetic } from '../../src/data/synthetic.js';
+import { parseSyntheticSpec, SYNTHETIC_PRESETS, V1_VOCAB_SIZES } from '../../src/data/synthetic-spec.js';
+import type { LoadedData } from '../../src/data/types.js';
+import { loadVocabulary } from '../../src/data/vocab.js';
 
 const small = (extra = ''): LoadedData =>
   generateSynthetic(parseSyntheticSpec(`synthetic:quick,rows=3000,eval-rows=1000,calib-rows=20000${extra}`).options);

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { EmbeddingTable } from '../src/model/embedding.js';
-import { Rng } from '../src/util/rng.js';
+import { EmbeddingTable } from '../../src/model/embedding.js';
+import { Rng } from '../../src/util/rng.js';
 
 t.test('seeded normal init', (t) => {
   const a = EmbeddingTable.normal(1000, 16, 1e-2, new Rng(7));

@@ -4,11 +4,11 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import t from 'tap';
-import { installCpuKernels, loadNativeBlas } from '../src/backend/blas.js';
-import { EmbeddingTable } from '../src/model/embedding.js';
-import { mergeRows } from '../src/sparse/merge.js';
-import { Adam } from '../src/optim/adam.js';
-import { Rng } from '../src/util/rng.js';
+import { installCpuKernels, loadNativeBlas } from '../../src/backend/blas.js';
+import { EmbeddingTable } from '../../src/model/embedding.js';
+import { mergeRows } from '../../src/sparse/merge.js';
+import { Adam } from '../../src/optim/adam.js';
+import { Rng } from '../../src/util/rng.js';
 
 const native = loadNativeBlas();
 

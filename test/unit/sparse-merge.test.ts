@@ -1,6 +1,6 @@
 import t from 'tap';
-import { type SparseGrad, decodeSparse, encodeSparse, mergeRows, mergeSparse } from '../src/sparse/merge.js';
-import { Rng } from '../src/util/rng.js';
+import { type SparseGrad, decodeSparse, encodeSparse, mergeRows, mergeSparse } from '../../src/sparse/merge.js';
+import { Rng } from '../../src/util/rng.js';
 
 const plain = (g: SparseGrad) => ({ dim: g.dim, ids: Array.from(g.ids), counts: Array.from(g.counts), rows: Array.from(g.rows) });
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Adam } from '../src/optim/adam.js';
+import { Adam } from '../../src/optim/adam.js';
 
 t.test('two hand-computed steps (lr 0.1, b1 0.9, b2 0.999, eps 1e-7)', (t) => {
   // t=1, g=0.5:  m=0.05, v=2.5e-4, lr_t=0.1*sqrt(0.001)/0.1 -> w = 1 - 0.0316228*0.05/(0.0158114+1e-7) = 0.90000063

@@ -4,13 +4,13 @@
 import { unpack } from 'msgpackr';
 import t from 'tap';
 import { Dealer } from 'zeromq';
-import { configFingerprint, parseTrainConfig } from '../src/config/train-config.js';
-import { encodeSparse } from '../src/sparse/merge.js';
-import { encodeHeader, type Request } from '../src/ps/protocol.js';
-import { ownerOf } from '../src/sparse/owners.js';
-import { ParamServer } from '../src/ps/server.js';
-import { freePort } from '../src/util/net.js';
-import { packageVersion } from '../src/util/version.js';
+import { configFingerprint, parseTrainConfig } from '../../src/config/train-config.js';
+import { encodeSparse } from '../../src/sparse/merge.js';
+import { encodeHeader, type Request } from '../../src/ps/protocol.js';
+import { ownerOf } from '../../src/sparse/owners.js';
+import { ParamServer } from '../../src/ps/server.js';
+import { freePort } from '../../src/util/net.js';
+import { packageVersion } from '../../src/util/version.js';
 
 const cfg = parseTrainConfig(['--sync', 'ps', '--mlp', '4', '--embed-dim', '2', '--model', 'wd']);
 const shape = { numFields: 2, numNumeric: 1, totalRows: 10, trainRows: 100 };

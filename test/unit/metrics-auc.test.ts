@@ -1,6 +1,6 @@
 import t from 'tap';
-import { auc, logLossFromLogits, logloss } from '../src/metrics/auc.js';
-import { Rng } from '../src/util/rng.js';
+import { auc, logLossFromLogits, logloss } from '../../src/metrics/auc.js';
+import { Rng } from '../../src/util/rng.js';
 
 /** O(n^2) definition: P(score_pos > score_neg) + 1/2 P(tie). */
 function bruteAuc(labels: Float32Array, scores: ArrayLike<number>): number {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { cowclip, cowclipIndexed } from '../src/optim/cowclip.js';
+import { cowclip, cowclipIndexed } from '../../src/optim/cowclip.js';
 
 const f32 = (...v: number[]): Float32Array => Float32Array.from(v);
 const norm = (a: ArrayLike<number>): number => Math.sqrt(Array.from(a).reduce((s, x) => s + x * x, 0));

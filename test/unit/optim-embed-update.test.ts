@@ -1,8 +1,8 @@
 import t from 'tap';
-import { EmbeddingTable } from '../src/model/embedding.js';
-import type { SparseGrad } from '../src/sparse/merge.js';
-import type { Adam } from '../src/optim/adam.js';
-import { EmbeddingUpdater, type EmbedUpdateOptions } from '../src/optim/embed-update.js';
+import { EmbeddingTable } from '../../src/model/embedding.js';
+import type { SparseGrad } from '../../src/sparse/merge.js';
+import type { Adam } from '../../src/optim/adam.js';
+import { EmbeddingUpdater, type EmbedUpdateOptions } from '../../src/optim/embed-update.js';
 
 const near = (a: { ok(ok: boolean, msg: string): unknown }, got: ArrayLike<number>, want: number[], msg: string, tol = 1e-6): void => {
   const ok = want.length === got.length && want.every((w, i) => Math.abs(got[i] - w) <= tol * Math.max(1, Math.abs(w)));

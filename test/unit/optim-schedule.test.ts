@@ -1,6 +1,6 @@
 import t from 'tap';
-import { denseLrAt, resolveHyper } from '../src/optim/schedule.js';
-import { UserError } from '../src/util/errors.js';
+import { denseLrAt, resolveHyper } from '../../src/optim/schedule.js';
+import { UserError } from '../../src/util/errors.js';
 
 const base = { globalBatch: 4096, lr: 8e-4, lrEmbed: 1e-4, l2: 1e-5, stepsPerEpoch: 100 };
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createOptimizer, Sgd } from '../src/optim/optimizer.js';
+import { createOptimizer, Sgd } from '../../src/optim/optimizer.js';
 
 t.test('sgd: w -= lr * g, dense and by rows; no state', (t) => {
   const opt = createOptimizer('sgd', 6);

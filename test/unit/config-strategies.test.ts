@@ -1,8 +1,8 @@
 // The strategy table (src/config/strategies.ts) that config, the launcher, compare and the trainer ask instead of
 // comparing names: each trait has the effect it promises.
 import t from 'tap';
-import { meetEvery, stalenessOf, STRATEGIES, SYNC_HELP, SYNC_NAMES, traitsOf } from '../src/config/strategies.js';
-import { parseTrainConfig } from '../src/config/train-config.js';
+import { meetEvery, stalenessOf, STRATEGIES, SYNC_HELP, SYNC_NAMES, traitsOf } from '../../src/config/strategies.js';
+import { parseTrainConfig } from '../../src/config/train-config.js';
 
 t.test('when replicas meet', (t) => {
   const cfg = { syncEvery: 8, checkEvery: 50 };

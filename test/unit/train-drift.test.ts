@@ -1,10 +1,10 @@
 import t from 'tap';
-import type { Communicator } from '../src/comm/communicator.js';
-import { LocalCommunicator } from '../src/comm/local.js';
-import { parseTrainConfig } from '../src/config/train-config.js';
-import { loadData } from '../src/data/load.js';
-import { checkReplicas, ReplicaDriftError } from '../src/train/drift.js';
-import { buildReplica, shapeOf } from '../src/replica/replica.js';
+import type { Communicator } from '../../src/comm/communicator.js';
+import { LocalCommunicator } from '../../src/comm/local.js';
+import { parseTrainConfig } from '../../src/config/train-config.js';
+import { loadData } from '../../src/data/load.js';
+import { checkReplicas, ReplicaDriftError } from '../../src/train/drift.js';
+import { buildReplica, shapeOf } from '../../src/replica/replica.js';
 
 /** A 3-rank communicator whose peers answer the all-gather with the given (possibly altered) payloads. */
 function fakeComm(alter: (mine: Uint8Array, rank: number) => Uint8Array): Communicator {
