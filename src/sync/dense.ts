@@ -1,8 +1,9 @@
 import type { Communicator } from '../comm/communicator.js';
 import type { SparseGrad } from '../sparse/merge.js';
 import { splitPacked } from '../sparse/packed.js';
-import { AllreduceSync } from './allreduce.js';
-import type { GlobalGrads, LocalGrads } from './types.js';
+import { Meter } from './meter.js';
+import { LocalMerge } from './parts.js';
+import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
 
 /**
  * Horovod's `sparse_as_dense`: each rank scatters its merged [field | first-order] rows into a whole-table
@@ -11,22 +12,25 @@ import type { GlobalGrads, LocalGrads } from './types.js';
  * (the same rows, counts and sums, up to float summation order), with bytes proportional to the table size
  * V instead of the distinct IDs in the batch.
  */
-export class DenseSync extends AllreduceSync {
-  override readonly name = 'dense';
+export class DenseSync implements SyncStrategy {
+  readonly name = 'dense';
+  readonly meter: Meter;
+  private readonly local: LocalMerge;
   /** [V * (d + 1)] packed rows, then [V] counts: one buffer, one all-reduce. */
   private readonly table: Float32Array;
 
   constructor(
     comm: Communicator,
-    dim: number,
+    private readonly dim: number,
     private readonly rows: number,
   ) {
-    super(comm, dim);
+    this.meter = new Meter(comm);
+    this.local = new LocalMerge(dim);
     this.table = new Float32Array(rows * (dim + 2));
   }
 
-  override async exchange(local: LocalGrads): Promise<GlobalGrads> {
-    const mine = this.mergeLocal(local);
+  async exchange(local: LocalGrads): Promise<GlobalGrads> {
+    const mine = this.local.merge(local);
     await this.meter.allreduce('dense', local.dense);
     const global = await this.allreduceDensified(mine);
     return { dense: local.dense, embed: { ...splitPacked(global, this.dim), step: local.step }, localUnique: mine.ids.length };

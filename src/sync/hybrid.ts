@@ -1,7 +1,9 @@
 import type { SparseGrad } from '../sparse/merge.js';
 import { splitPacked } from '../sparse/packed.js';
-import { AllreduceSync } from './allreduce.js';
-import type { EmbedGrads, GlobalGrads, LocalGrads } from './types.js';
+import type { Communicator } from '../comm/communicator.js';
+import { Meter } from './meter.js';
+import { LocalMerge, RowGather } from './parts.js';
+import type { EmbedGrads, GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
 
 /**
  * Semi-synchronous training (PERSIA's hybrid, TorchRec's semi-sync): the dense gradients are all-reduced and
@@ -12,15 +14,24 @@ import type { EmbedGrads, GlobalGrads, LocalGrads } from './types.js';
  * drain() applies the last one, so every step's gradients are applied exactly once, in order, with the same
  * global per-ID sums and counts as `allreduce` (CowClip with global counts), just one step late.
  */
-export class HybridSync extends AllreduceSync {
-  override readonly name = 'hybrid';
+export class HybridSync implements SyncStrategy {
+  readonly name = 'hybrid';
+  readonly meter: Meter;
+  private readonly local: LocalMerge;
+  private readonly gather: RowGather;
   private pending: { parts: Promise<SparseGrad[]>; step: number } | null = null;
 
-  override async exchange(local: LocalGrads): Promise<GlobalGrads> {
-    const mine = this.mergeLocal(local);
+  constructor(comm: Communicator, private readonly dim: number) {
+    this.meter = new Meter(comm);
+    this.local = new LocalMerge(dim);
+    this.gather = new RowGather(comm, this.meter, dim);
+  }
+
+  async exchange(local: LocalGrads): Promise<GlobalGrads> {
+    const mine = this.local.merge(local);
     await this.meter.allreduce('dense', local.dense);
     const late = await this.drain();
-    const parts = this.startGather(mine);
+    const parts = this.gather.start(mine);
     // Awaited at the next step; a failure meanwhile also fails that step's collectives, so never unhandled.
     parts.catch(() => undefined);
     this.pending = { parts, step: local.step };
@@ -32,6 +43,6 @@ export class HybridSync extends AllreduceSync {
     const p = this.pending;
     if (!p) return null;
     this.pending = null;
-    return { ...splitPacked(this.mergeGathered(await this.meter.wait(p.parts)), this.dim), step: p.step };
+    return { ...splitPacked(this.gather.merge(await this.meter.wait(p.parts)), this.dim), step: p.step };
   }
 }

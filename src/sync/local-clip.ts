@@ -1,8 +1,9 @@
 import type { Communicator } from '../comm/communicator.js';
 import { cowclipIndexed, type CowClipOptions } from '../optim/cowclip.js';
 import { splitPacked } from '../sparse/packed.js';
-import { AllreduceSync } from './allreduce.js';
-import type { GlobalGrads, LocalGrads } from './types.js';
+import { Meter } from './meter.js';
+import { DenseAllreduce, LocalMerge, RowGather } from './parts.js';
+import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
 
 /**
  * The naive port, kept to show what per-ID global aggregation buys: every rank clips its own gradient
@@ -10,23 +11,30 @@ import type { GlobalGrads, LocalGrads } from './types.js';
  * ranks. Same bytes as `allreduce`, different algorithm: a row's threshold uses cnt_local, and a row seen
  * by k ranks is clipped k times separately. The optimizer then applies L2 and Adam without clipping again.
  */
-export class LocalClipSync extends AllreduceSync {
-  override readonly name = 'local-clip';
+export class LocalClipSync implements SyncStrategy {
+  readonly name = 'local-clip';
+  readonly meter: Meter;
+  private readonly local: LocalMerge;
+  private readonly dense: DenseAllreduce;
+  private readonly gather: RowGather;
 
   constructor(
-    comm: Communicator,
-    dim: number,
+    private readonly comm: Communicator,
+    private readonly dim: number,
     private readonly weights: Float32Array,
     private readonly clip: CowClipOptions,
   ) {
-    super(comm, dim);
+    this.meter = new Meter(comm);
+    this.local = new LocalMerge(dim);
+    this.dense = new DenseAllreduce(this.meter);
+    this.gather = new RowGather(comm, this.meter, dim);
   }
 
-  override async exchange(local: LocalGrads): Promise<GlobalGrads> {
+  async exchange(local: LocalGrads): Promise<GlobalGrads> {
     const n = this.comm.size;
     const w = this.dim + 1;
-    const dense = this.startDense(local);
-    const mine = this.mergeLocal(local);
+    const dense = this.dense.start(local.dense);
+    const mine = this.local.merge(local);
     // Rows hold sum/B_global; a rank alone would clip sum/(B/N), i.e. N times that, and the mean of N such
     // rows is their sum / N: scale up, clip the field part (first-order never clipped), scale back.
     const { field } = splitPacked(mine, this.dim);
@@ -35,6 +43,6 @@ export class LocalClipSync extends AllreduceSync {
     for (let j = 0; j < mine.ids.length; j++) {
       for (let k = 0; k < this.dim; k++) mine.rows[j * w + k] = field.rows[j * this.dim + k] / n;
     }
-    return { dense: local.dense, embed: { ...splitPacked(await this.gatherMerge(dense, mine), this.dim), step: local.step }, localUnique: mine.ids.length };
+    return { dense: local.dense, embed: { ...splitPacked(await this.gather.run(dense, mine), this.dim), step: local.step }, localUnique: mine.ids.length };
   }
 }

@@ -3,9 +3,9 @@ import { mergeRows } from '../sparse/merge.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Replica } from '../replica/replica.js';
 import { splitPacked } from '../sparse/packed.js';
-import { AllreduceSync } from './allreduce.js';
-import { LANES, type Meter, type Traffic } from './meter.js';
-import type { GlobalGrads, LocalGrads } from './types.js';
+import { LANES, Meter, type Traffic } from './meter.js';
+import { LocalMerge } from './parts.js';
+import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
 
 /**
  * Local SGD (periodic model averaging, as in PyTorch's post-local-SGD): every replica trains alone on its shard
@@ -25,25 +25,28 @@ import type { GlobalGrads, LocalGrads } from './types.js';
  *   on every rank. Averaging v is not the v of the mean gradient, so with Adam even H = 1 is not synchronous
  *   training; with --optimizer sgd (stateless, linear in the gradient) and no CowClip, H = 1 is.
  */
-export class LocalSgdSync extends AllreduceSync {
-  override readonly name = 'local-sgd';
+export class LocalSgdSync implements SyncStrategy {
+  readonly name = 'local-sgd';
+  readonly meter: Meter;
+  private readonly local: LocalMerge;
   /** 1 for each embedding row this rank's batches touched since the last averaging. */
   private readonly touched: Uint8Array;
   private touchedIds: number[] = [];
 
   constructor(
-    comm: Communicator,
-    dim: number,
+    private readonly comm: Communicator,
+    private readonly dim: number,
     private readonly rep: Pick<Replica, 'dense' | 'denseOpt' | 'field' | 'first' | 'embed'>,
     private readonly every: number,
   ) {
-    super(comm, dim);
+    this.meter = new Meter(comm);
+    this.local = new LocalMerge(dim);
     this.touched = new Uint8Array(rep.field.rows);
   }
 
-  override async exchange(local: LocalGrads): Promise<GlobalGrads> {
+  async exchange(local: LocalGrads): Promise<GlobalGrads> {
     const n = this.comm.size;
-    const mine = this.mergeLocal(local);
+    const mine = this.local.merge(local);
     for (const id of mine.ids) {
       if (this.touched[id]) continue;
       this.touched[id] = 1;

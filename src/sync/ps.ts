@@ -8,8 +8,9 @@ import { shardRange } from '../util/shard.js';
 import type { Replica, ReplicaShape } from '../replica/replica.js';
 import { UserError } from '../util/errors.js';
 import { packageVersion } from '../util/version.js';
-import { AllreduceSync } from './allreduce.js';
-import type { GlobalGrads, LocalGrads } from './types.js';
+import { Meter } from './meter.js';
+import { LocalMerge } from './parts.js';
+import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
 
 export interface PsOptions {
   name: string;
@@ -43,19 +44,22 @@ interface Link {
  * its slice of the dense gradient (exchange); the server applies the update. Before a drift check or an
  * evaluation the worker fetches every parameter (refresh), so at those points all replicas are identical.
  */
-export class PsSync extends AllreduceSync {
-  override readonly name: string;
+export class PsSync implements SyncStrategy {
+  readonly name: string;
+  readonly meter: Meter;
+  private readonly local: LocalMerge;
   private links: Link[] | null = null;
   /** Marks of ids already listed for the current pull (cleared after each). */
   private readonly seen: Uint8Array;
 
   constructor(
-    comm: Communicator,
-    dim: number,
+    private readonly comm: Communicator,
+    private readonly dim: number,
     private readonly rep: Pick<Replica, 'dense' | 'denseOpt' | 'field' | 'first' | 'embed'>,
     private readonly opts: PsOptions,
   ) {
-    super(comm, dim);
+    this.meter = new Meter(comm);
+    this.local = new LocalMerge(dim);
     this.name = opts.name;
     this.seen = new Uint8Array(rep.field.rows);
   }
@@ -82,9 +86,9 @@ export class PsSync extends AllreduceSync {
   /** The clip figures of the last step the servers applied, as of the last pull. */
   private stats = { rowsInBatch: 0, rowsClipped: 0 };
 
-  override async exchange(local: LocalGrads): Promise<GlobalGrads> {
+  async exchange(local: LocalGrads): Promise<GlobalGrads> {
     const links = await this.connect();
-    const mine = this.mergeLocal(local);
+    const mine = this.local.merge(local);
     const parts = splitByOwner(mine, links.length); // fresh payloads: sent as they are, no copy
     links.forEach((link, s) => {
       const dense = frameOf(local.dense.subarray(link.lo, link.hi));

@@ -6,9 +6,9 @@ import { f32, i32 } from '../wire/frame.js';
 import { EmbeddingTable } from '../model/embedding.js';
 import { EmbeddingUpdater, type EmbedUpdateStats } from '../optim/embed-update.js';
 import type { Replica } from '../replica/replica.js';
-import { AllreduceSync } from './allreduce.js';
-import { LANES } from './meter.js';
-import type { GlobalGrads, LocalGrads } from './types.js';
+import { LANES, Meter } from './meter.js';
+import { DenseAllreduce, LocalMerge } from './parts.js';
+import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
 
 const NO_IDS = new Int32Array(0);
 const NOTHING = new Uint8Array(0);
@@ -55,8 +55,11 @@ const ANSWER_LEAD = 2;
  * like `ps`'s fetch, that traffic is not in the per-step bytes. CowClip figures reach the trainer one step late
  * (an owner reports an update with its next answer), as under `ps`.
  */
-export class ShardedSync extends AllreduceSync {
-  override readonly name = 'sharded';
+export class ShardedSync implements SyncStrategy {
+  readonly name = 'sharded';
+  readonly meter: Meter;
+  private readonly local: LocalMerge;
+  private readonly dense: DenseAllreduce;
   /** This rank's merged rows of the last exchanged step, not yet sent to their owners. */
   private pending: { grad: SparseGrad; step: number } | null = null;
   /** Figures of the updates this rank applied as an owner and has not reported yet. */
@@ -74,11 +77,13 @@ export class ShardedSync extends AllreduceSync {
   private readonly noGrad: SparseGrad;
 
   constructor(
-    comm: Communicator,
-    dim: number,
+    private readonly comm: Communicator,
+    private readonly dim: number,
     private readonly rep: Pick<Replica, 'field' | 'first' | 'embed'>,
   ) {
-    super(comm, dim);
+    this.meter = new Meter(comm);
+    this.local = new LocalMerge(dim);
+    this.dense = new DenseAllreduce(this.meter);
     this.seen = new Uint8Array(rep.field.rows);
     this.owned = ownedRows(rep.field.rows, comm.size);
     const mine = this.owned[comm.rank];
@@ -120,9 +125,9 @@ export class ShardedSync extends AllreduceSync {
     this.stats = stats;
   }
 
-  override async exchange(local: LocalGrads): Promise<GlobalGrads> {
-    const dense = this.startDense(local);
-    const mine = this.mergeLocal(local);
+  async exchange(local: LocalGrads): Promise<GlobalGrads> {
+    const dense = this.dense.start(local.dense);
+    const mine = this.local.merge(local);
     this.pending = { grad: mine, step: local.step };
     await this.meter.wait(dense);
     return { dense: local.dense, embed: null, localUnique: mine.ids.length, applied: this.stats };
