@@ -1,5 +1,5 @@
 import type { Communicator } from '../comm/communicator.js';
-import { meetEvery, stalenessOf, type SyncName } from '../config/strategies.js';
+import { meetEvery, type SyncName } from '../config/strategies.js';
 import { configFingerprint, type TrainConfig } from '../config/train-config.js';
 import { curveKeysFromToken } from '../wire/curve.js';
 import { serverEndpoints } from '../ps/protocol.js';
@@ -29,7 +29,6 @@ const ps = ({ cfg, comm, rep, shape, env }: SyncContext): SyncStrategy =>
     token: env.DDP_TOKEN ?? '',
     fingerprint: configFingerprint(cfg),
     shape,
-    staleness: stalenessOf(cfg.sync, cfg.staleness),
     meetEvery: meetEvery(cfg.sync, cfg),
     timeoutMs: cfg.collectiveTimeout * 1000,
     curve: cfg.secure ? curveKeysFromToken(env.DDP_TOKEN ?? '') : null,
