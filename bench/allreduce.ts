@@ -28,6 +28,8 @@ interface Sample {
   bytes: number;
   iterations: number;
   seconds: number;
+  /** Ours: bytes rank 0 put on the wire per all-reduce, by the communicator's own counter (headers included). */
+  wireBytes?: number;
 }
 
 interface Run {
@@ -49,6 +51,11 @@ export interface Row {
   busbwGBps: number;
   /** Lowest and highest busbw of the single runs. */
   busbwRange: [number, number];
+  /**
+   * Bytes rank 0 sent per all-reduce, counted by the communicator (median over runs): busbw assumes a ring's
+   * 2 (n-1)/n x size, and this says whether the traffic was that.
+   */
+  wireBytesPerOp: number;
   glooMedianMs?: number;
   glooBusbwGBps?: number;
   glooBusbwRange?: [number, number];
@@ -70,6 +77,7 @@ async function worker(sizes: number[], transport: TransportName): Promise<void> 
     const iterations = iterationsFor(bytes);
     for (let i = 0; i < WARMUP; i++) await comm.allreduce(buf, 'sum');
     const times = new Float64Array(iterations);
+    const sentBefore = comm.stats.byKind.allreduce.bytesSent;
     for (let i = 0; i < iterations; i++) {
       await comm.barrier();
       const t0 = performance.now();
@@ -78,7 +86,7 @@ async function worker(sizes: number[], transport: TransportName): Promise<void> 
     }
     const all = (await comm.allgatherv(new Uint8Array(times.buffer))).map((b) => new DataView(b.buffer, b.byteOffset, b.byteLength));
     const slowest = Array.from({ length: iterations }, (_, i) => Math.max(...all.map((v) => v.getFloat64(i * 8, true))));
-    samples.push({ bytes, iterations, seconds: median(slowest) });
+    samples.push({ bytes, iterations, seconds: median(slowest), wireBytes: (comm.stats.byKind.allreduce.bytesSent - sentBefore) / iterations });
   }
   if (comm.rank === 0) console.log(JSON.stringify(samples));
   await comm.close();
@@ -212,7 +220,8 @@ async function main(): Promise<void> {
   for (const n of ranks) {
     for (const bytes of sizes) {
       for (const transport of transports) {
-        const ours = summarise(n, bytes, runs.filter((r) => r.ranks === n && r.impl === transport))!;
+        const oursRuns = runs.filter((r) => r.ranks === n && r.impl === transport);
+        const ours = summarise(n, bytes, oursRuns)!;
         const row: Row = {
           ranks: n,
           bytes,
@@ -221,6 +230,7 @@ async function main(): Promise<void> {
           algbwGBps: algbw(bytes, ours.seconds),
           busbwGBps: ours.busbw,
           busbwRange: ours.range,
+          wireBytesPerOp: median(oursRuns.flatMap((r) => r.samples.filter((s) => s.bytes === bytes).map((s) => s.wireBytes!))),
         };
         const g = summarise(n, bytes, runs.filter((r) => r.ranks === n && r.impl === 'gloo'));
         if (g) Object.assign(row, { glooMedianMs: g.seconds * 1e3, glooBusbwGBps: g.busbw, glooBusbwRange: g.range, ratio: ours.busbw / g.busbw });

@@ -34,7 +34,9 @@ interface Report {
 const report = (stdout: string): Report => JSON.parse(stdout.split('\n').find((l) => l.startsWith('{'))!) as Report;
 
 t.test('bench/train-throughput: tiny run, ours and torch side by side', async (t) => {
+  const started = performance.now();
   const res = spawnSync(process.execPath, [BENCH, ...TINY], { encoding: 'utf8', timeout: 120_000 });
+  const wallSeconds = (performance.now() - started) / 1000;
   t.equal(res.status, 0, res.stderr);
   const json = report(res.stdout);
   t.ok(Math.abs(json.settings.embeddingRows - 10_000) < 100, `--rows small gives ~10K rows (${json.settings.embeddingRows})`);
@@ -46,7 +48,11 @@ t.test('bench/train-throughput: tiny run, ours and torch side by side', async (t
     ],
     'one row per model x batch x update mode',
   );
-  for (const r of json.results) t.ok(r.samplesPerSec > 0 && r.msPerStep > 0, `ours timed (${r.embedUpdate})`);
+  // Against this test's own clock: a case's 3 timed steps of 256 samples ran within the whole process's wall
+  // time, so its rate is at least that; a unit slip (ms for s, a step count off) falls below it.
+  for (const r of json.results) {
+    t.ok(r.samplesPerSec >= (256 * 3) / wallSeconds, `ours (${r.embedUpdate}): ${r.samplesPerSec.toFixed(0)} samples/s, at least ${((256 * 3) / wallSeconds).toFixed(0)} (3 steps in the ${wallSeconds.toFixed(1)} s the bench took)`);
+  }
   t.match(res.stdout, /\| model \| batch \| embed update \| ours samples\/s \|/, 'markdown table');
 
   if (typeof json.torch === 'string') {
@@ -58,8 +64,7 @@ t.test('bench/train-throughput: tiny run, ours and torch side by side', async (t
   t.equal(json.torch.threads[0], 1, 'torch at --threads 1 by default');
   for (const r of json.results) {
     t.ok(r.torch && r.torch.samplesPerSec > 0 && r.torch.threads === 1, `torch timed (${r.embedUpdate})`);
-    t.ok(Math.abs(r.ratio! - r.samplesPerSec / r.torch!.samplesPerSec) < 1e-12, 'ratio = ours / torch');
-    if (r.torchAllCores) t.ok(Math.abs(r.ratioAllCores! - r.samplesPerSec / r.torchAllCores.samplesPerSec) < 1e-12, 'all-cores ratio');
+    t.ok(r.torch!.samplesPerSec >= (256 * 3) / wallSeconds, `torch (${r.embedUpdate}): at least what the whole process allows`);
   }
   t.equal(json.runs.filter((r) => r.impl === 'ours').length, 2, 'every run of ours kept');
   t.ok(json.runs.filter((r) => r.impl === 'torch' && r.threads === 1).length === 2, 'every torch run kept');
