@@ -1,5 +1,5 @@
 import { CONFIG_FLAG } from '../src/config/config-file.js';
-import type { FlagSpec } from '../src/config/flags.js';
+import { partitionArgs, type FlagSpec } from '../src/config/flags.js';
 
 /** Flags of the launcher itself (torchrun names); every other flag is a training flag for the workers. */
 export const LAUNCH_FLAGS = [
@@ -35,26 +35,8 @@ export const LAUNCH_FLAGS = [
 
 /** Splits argv into launcher flags and the training flags forwarded to workers. */
 export function splitArgs(argv: readonly string[]): { launch: string[]; train: string[] } {
-  const launchNames = new Map<string, FlagSpec>();
-  for (const s of LAUNCH_FLAGS as readonly FlagSpec[]) {
-    launchNames.set(`--${s.name}`, s);
-    if (s.alias) launchNames.set(`-${s.alias}`, s);
-  }
-  const launch: string[] = [];
-  const train: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const [name] = argv[i].split('=', 1);
-    const spec = launchNames.get(name);
-    if (!spec) {
-      // `-n2`: a launcher alias with its value attached (parseFlags reads it so).
-      const attached = /^-[A-Za-z]./.test(argv[i]) && launchNames.get(argv[i].slice(0, 2));
-      (attached && attached.type !== 'bool' ? launch : train).push(argv[i]);
-      continue;
-    }
-    launch.push(argv[i]);
-    if (spec.type !== 'bool' && !argv[i].includes('=') && i + 1 < argv.length) launch.push(argv[++i]);
-  }
-  return { launch, train };
+  const { mine, rest } = partitionArgs(argv, LAUNCH_FLAGS);
+  return { launch: mine, train: rest };
 }
 
 /** `args` without flag `name` and its value (as `--name V` or `--name=V`). */

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseFlags, type FlagSpec, type FlagValues } from '../src/config/flags.js';
+import { parseFlags, partitionArgs, type FlagSpec, type FlagValues } from '../src/config/flags.js';
 import { checkOutput } from '../src/util/outputs.js';
 import { parseTrainConfig } from '../src/config/train-config.js';
 import { SYNC_NAMES, traitsOf, type SyncName } from '../src/config/strategies.js';
@@ -84,17 +84,7 @@ function withoutServers(args: string[], sync: SyncName): string[] {
 
 /** Splits --compare/--compare-out off argv; the rest is an ordinary ddp-launch command line. */
 function splitCompareArgs(argv: readonly string[]): { compare: FlagValues<typeof COMPARE_FLAGS>; rest: string[] } {
-  const mine: string[] = [];
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const [name] = argv[i].split('=', 1);
-    if (!COMPARE_FLAGS.some((f) => name === `--${f.name}`)) {
-      rest.push(argv[i]);
-      continue;
-    }
-    mine.push(argv[i]);
-    if (!argv[i].includes('=') && i + 1 < argv.length) mine.push(argv[++i]);
-  }
+  const { mine, rest } = partitionArgs(argv, COMPARE_FLAGS);
   return { compare: parseFlags(COMPARE_FLAGS, mine).flags, rest };
 }
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { closestFlag, expectedValue, flagsByName, isValue, missingValue, valueProblem, type FlagSpec } from './flags.js';
+import { closestFlag, expectedValue, flagsByName, tokenize, valueProblem, type FlagSpec } from './flags.js';
 import { UserError } from '../util/errors.js';
 
 /** `--config FILE`, read by ddp-launch and by a worker started directly (mpirun/srun give every rank the same argv). */
@@ -19,21 +19,11 @@ export const CONFIG_FLAG = {
 export function expandConfig(argv: readonly string[], specs: readonly FlagSpec[], read: (path: string) => string = (p) => readFileSync(p, 'utf8')): string[] {
   let file: string | undefined;
   const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') {
-      rest.push(...argv.slice(i));
-      break;
-    }
-    const m = /^--?config(?:=(.*))?$/s.exec(arg); // the spellings parseFlags accepts
-    if (!m) {
-      rest.push(arg);
-      continue;
-    }
-    const path = m[1] ?? argv[++i];
-    if (!isValue(path)) throw missingValue(arg, CONFIG_FLAG, path);
-    if (file !== undefined) throw new UserError(`--config given twice (${file}, ${path}): give one file`);
-    file = path;
+  for (const tok of tokenize([CONFIG_FLAG], argv)) {
+    if (tok.kind === 'rest') rest.push(...tok.args);
+    else if (tok.kind !== 'flag') rest.push(tok.arg);
+    else if (file !== undefined) throw new UserError(`--config given twice (${file}, ${tok.value}): give one file`);
+    else file = tok.value;
   }
   return file === undefined ? rest : [...configArgs(file, specs, read), ...rest];
 }

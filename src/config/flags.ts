@@ -104,23 +104,33 @@ function convert(spec: FlagSpec, raw: string): string | number | boolean | strin
   }
 }
 
+/** One piece of a command line, as tokenize() reads it. */
+export type ArgToken =
+  /** A flag of the specs, with its value ('true' / 'false' for on/off flags); `args` are the argv entries it took. */
+  | { kind: 'flag'; spec: FlagSpec; arg: string; value: string; args: string[] }
+  /** Something flag-like the specs do not name (an error for parseFlags; another table's flag for a split). */
+  | { kind: 'unknown'; arg: string }
+  | { kind: 'positional'; arg: string }
+  /** `--` and everything after it. */
+  | { kind: 'rest'; args: string[] };
+
 /**
- * Parses `argv` against `specs`. Values are keyed by camelCase name; defaults are filled in.
- * `--no-X` sets bool flag X to false. A flag given twice takes its last value (so later flags, and the command
- * line over a --config file, override). Unknown flags are an error naming the closest known one.
+ * The one reader of command lines: `--name value`, `--name=value`, `-n 2` and `-n2` (a one-letter alias with
+ * its value attached, as getopt reads it), `--flag` and `--no-flag` for on/off flags, `--` ending the flags.
+ * parseFlags, the launcher's split of its own flags from the workers' (partitionArgs) and the --config
+ * expansion all read through it, so they cannot disagree on where a flag's value is.
  */
-export function parseFlags<const T extends readonly FlagSpec[]>(specs: T, argv: readonly string[]): { flags: FlagValues<T>; rest: string[] } {
+export function tokenize(specs: readonly FlagSpec[], argv: readonly string[]): ArgToken[] {
   const byName = flagsByName(specs);
-  const flags: ParsedFlags = {};
-  const rest: string[] = [];
+  const tokens: ArgToken[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('-') || arg === '-') {
-      rest.push(arg);
+      tokens.push({ kind: 'positional', arg });
       continue;
     }
     if (arg === '--') {
-      rest.push(...argv.slice(i + 1));
+      tokens.push({ kind: 'rest', args: argv.slice(i) });
       break;
     }
     const body = arg.replace(/^--?/, '');
@@ -128,7 +138,6 @@ export function parseFlags<const T extends readonly FlagSpec[]>(specs: T, argv: 
     const name = eq >= 0 ? body.slice(0, eq) : body;
     let value: string | undefined = eq >= 0 ? body.slice(eq + 1) : undefined;
     let spec = byName.get(name);
-    // `-n2` as `-n 2`: a one-letter alias with its value attached, as getopt reads it.
     const short = !spec && !arg.startsWith('--') && eq < 0 ? byName.get(name[0]) : undefined;
     if (short && short.alias === name[0] && short.type !== 'bool') {
       spec = short;
@@ -142,9 +151,10 @@ export function parseFlags<const T extends readonly FlagSpec[]>(specs: T, argv: 
       value = 'false';
     }
     if (!spec) {
-      const near = closestFlag(name, specs);
-      throw new UserError(`unknown flag ${arg}${near ? ` (did you mean --${near}?)` : ''}; see --help`);
+      tokens.push({ kind: 'unknown', arg });
+      continue;
     }
+    const args = [arg];
     if (value === undefined && spec.type === 'bool') {
       // `--cowclip false` would leave 'false' behind as a stray argument: say how to write it instead.
       if (/^(true|false)$/.test(argv[i + 1] ?? '')) {
@@ -155,8 +165,49 @@ export function parseFlags<const T extends readonly FlagSpec[]>(specs: T, argv: 
     if (value === undefined) {
       value = argv[++i];
       if (!isValue(value)) throw missingValue(arg, spec, value);
+      args.push(value);
     }
-    flags[camel(spec.name)] = convert(spec, value);
+    tokens.push({ kind: 'flag', spec, arg, value, args });
+  }
+  return tokens;
+}
+
+/** `argv` split into the entries of `specs`' flags (with their values) and everything else, each in order. */
+export function partitionArgs(argv: readonly string[], specs: readonly FlagSpec[]): { mine: string[]; rest: string[] } {
+  const mine: string[] = [];
+  const rest: string[] = [];
+  for (const tok of tokenize(specs, argv)) {
+    if (tok.kind === 'flag') mine.push(...tok.args);
+    else if (tok.kind === 'rest') rest.push(...tok.args);
+    else rest.push(tok.arg);
+  }
+  return { mine, rest };
+}
+
+/**
+ * Parses `argv` against `specs`. Values are keyed by camelCase name; defaults are filled in.
+ * `--no-X` sets bool flag X to false. A flag given twice takes its last value (so later flags, and the command
+ * line over a --config file, override). Unknown flags are an error naming the closest known one.
+ */
+export function parseFlags<const T extends readonly FlagSpec[]>(specs: T, argv: readonly string[]): { flags: FlagValues<T>; rest: string[] } {
+  const flags: ParsedFlags = {};
+  const rest: string[] = [];
+  for (const tok of tokenize(specs, argv)) {
+    switch (tok.kind) {
+      case 'positional':
+        rest.push(tok.arg);
+        break;
+      case 'rest':
+        rest.push(...tok.args.slice(1));
+        break;
+      case 'unknown': {
+        const name = tok.arg.replace(/^--?/, '').split('=', 1)[0];
+        const near = closestFlag(name, specs);
+        throw new UserError(`unknown flag ${tok.arg}${near ? ` (did you mean --${near}?)` : ''}; see --help`);
+      }
+      case 'flag':
+        flags[camel(tok.spec.name)] = convert(tok.spec, tok.value);
+    }
   }
   for (const s of specs) {
     const key = camel(s.name);
@@ -179,12 +230,12 @@ export function flagsByName(specs: readonly FlagSpec[]): Map<string, FlagSpec> {
 }
 
 /** Whether `next`, after a flag, is its value: `--report --steps 4` must not write the report to a file named --steps. */
-export function isValue(next: string | undefined): next is string {
+function isValue(next: string | undefined): next is string {
   return next !== undefined && !next.startsWith('--');
 }
 
 /** The error for flag `arg` (of `spec`) followed by `next` instead of a value. */
-export function missingValue(arg: string, spec: FlagSpec, next: string | undefined): UserError {
+function missingValue(arg: string, spec: FlagSpec, next: string | undefined): UserError {
   // A free-form string is best described by its help; numbers and choices by what they accept.
   const what = (spec.type === 'string' && !spec.choices) || spec.type === 'list' ? ` (${spec.help})` : `: ${expectedValue(spec)}`;
   return new UserError(`${arg} needs a value${what}${next === undefined ? '' : `, not the flag ${next}`}`);
