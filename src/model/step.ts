@@ -24,10 +24,12 @@ export interface StepOutput {
   lossSum: number;
   /** [numDense], d(lossSum / denominator) / d params. */
   gradDense: Float32Array;
-  /** [B * F * d], gradient w.r.t. the gathered field embeddings (same scaling), one row per (sample, field). */
-  gradEmb: Float32Array;
-  /** [B * F], gradient w.r.t. the gathered first-order weights (same scaling). */
-  gradLinear: Float32Array;
+  /**
+   * [B * F * (d + 1)], one row per (sample, field): the gradient w.r.t. its gathered field embedding (d values),
+   * then w.r.t. its first-order weight (same scaling). Laid out as the per-ID merge and the wire take them
+   * (src/sparse/packed.ts), by a concat on the backend, so the host copies nothing to pack them.
+   */
+  gradRows: Float32Array;
 }
 
 export type TransferMode = 'direct' | 'packed';
@@ -93,8 +95,7 @@ export class GradientComputer {
   private readonly waitDevice?: () => Promise<void>;
   /** Direct mode: reused by every compute(); the returned arrays are views valid until the next call. */
   private readonly gradDense: Float32Array;
-  private readonly gradEmb: Float32Array;
-  private readonly gradLinear: Float32Array;
+  private readonly gradRows: Float32Array;
   /** Packed mode: [dense weights | emb | linear | numeric | labels], sections sized for maxBatch. */
   private readonly staging: Float32Array;
   private readonly at: { emb: number; linear: number; numeric: number; labels: number };
@@ -109,8 +110,7 @@ export class GradientComputer {
     this.waitDevice = opts.waitDevice;
     const packed = this.transfer === 'packed';
     this.gradDense = new Float32Array(packed ? 0 : model.numDense);
-    this.gradEmb = new Float32Array(packed ? 0 : maxBatch * F * d);
-    this.gradLinear = new Float32Array(packed ? 0 : maxBatch * F);
+    this.gradRows = new Float32Array(packed ? 0 : maxBatch * F * (d + 1));
     const emb = model.numDense;
     const linear = emb + maxBatch * F * d;
     const numeric = linear + maxBatch * F;
@@ -156,6 +156,9 @@ export class GradientComputer {
         bceSum(model.logits(xs.slice(0, numParams), { emb: xs[numParams] as tf.Tensor2D, linear: xs[numParams + 1] as tf.Tensor2D, numeric: inputs.numeric }), labels);
     // dy = 1/denominator scales every gradient while the value stays the unscaled sum.
     const dy = (): tf.Scalar => tf.scalar(1 / denominator);
+    const { numFields: F, embedDim: d } = model.config;
+    // [B, F * d] and [B, F] gradients side by side as one [B * F, d + 1] block: the packed rows.
+    const rowsOf = (gEmb: tf.Tensor, gLinear: tf.Tensor): tf.Tensor => tf.concat([tf.reshape(gEmb, [B * F, d]), tf.reshape(gLinear, [B * F, 1])], 1);
     if (this.transfer === 'direct') {
       const t0 = performance.now();
       let lossSum = 0;
@@ -165,20 +168,18 @@ export class GradientComputer {
         const { value, grads } = tf.valueAndGrads(lossOf(inputs, labels))([...this.paramTensors(dense), inputs.emb, inputs.linear], dy());
         lossSum = value.dataSync()[0];
         model.params.forEach((spec, i) => this.gradDense.set(grads[i].dataSync(), spec.offset));
-        this.gradEmb.set(grads[numParams].dataSync());
-        this.gradLinear.set(grads[numParams + 1].dataSync());
+        this.gradRows.set(rowsOf(grads[numParams], grads[numParams + 1]).dataSync());
       });
-      this.countDirect(B, 1 + numParams + 2, 4 * (1 + model.numDense + this.rowWidth(B, false)), performance.now() - t0);
-      return this.outputs(lossSum, this.gradDense, this.gradEmb, this.gradLinear, B);
+      this.countDirect(B, 1 + numParams + 1, 4 * (1 + model.numDense + this.rowWidth(B, false)), performance.now() - t0);
+      return { lossSum, gradDense: this.gradDense, gradRows: this.gradRows.subarray(0, B * F * (d + 1)) };
     }
     const host = await this.runPacked(dense, batch, B, (params, inputs, labels) => {
       const { value, grads } = tf.valueAndGrads(lossOf(inputs, labels))([...params, inputs.emb, inputs.linear], dy());
-      // Parameters in ParamSpec order flatten to the flat dense vector's layout: [loss | dense | emb | linear].
-      return tf.concat([flat(value), ...grads.map(flat)]);
+      // Parameters in ParamSpec order flatten to the flat dense vector's layout: [loss | dense | rows].
+      return tf.concat([flat(value), ...grads.slice(0, numParams).map(flat), flat(rowsOf(grads[numParams], grads[numParams + 1]))]);
     });
     const nd = model.numDense;
-    const { numFields: F, embedDim: d } = model.config;
-    return this.outputs(host[0], host.subarray(1, 1 + nd), host.subarray(1 + nd, 1 + nd + B * F * d), host.subarray(1 + nd + B * F * d), B);
+    return { lossSum: host[0], gradDense: host.subarray(1, 1 + nd), gradRows: host.subarray(1 + nd, 1 + nd + B * F * (d + 1)) };
   }
 
   /** Logits, or probabilities, of one batch (labels unused) into out[0 .. batch.size). */
@@ -271,11 +272,6 @@ export class GradientComputer {
     put(batch.linear, this.at.linear, B * F);
     put(batch.numeric, this.at.numeric, B * nn);
     put(batch.labels, this.at.labels, B);
-  }
-
-  private outputs(lossSum: number, gradDense: Float32Array, gradEmb: Float32Array, gradLinear: Float32Array, B: number): StepOutput {
-    const { numFields: F, embedDim: d } = this.model.config;
-    return { lossSum, gradDense, gradEmb: gradEmb.subarray(0, B * F * d), gradLinear: gradLinear.subarray(0, B * F) };
   }
 
   /** Values per batch of B rows: embeddings and first-order weights, plus numeric features and labels if `inputs`. */

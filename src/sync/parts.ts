@@ -10,26 +10,15 @@ import type { LocalGrads } from './types.js';
 
 /**
  * A rank's embedding rows merged per ID. Field and first-order gradients share ids and counts, so each
- * (sample, field) is packed as one row of d + 1 values [field grad | first-order grad]: one merge, one
+ * (sample, field) comes as one packed row of d + 1 values [field grad | first-order grad]: one merge, one
  * payload, and the bytes on the wire are the minimum, unique ids x (d + 1) values plus ids and counts.
  */
 export class LocalMerge {
-  private packed = new Float32Array(0);
-
   constructor(readonly dim: number) {}
 
   /** This rank's rows merged per ID, built inside their wire payload (an all-gather sends it without a copy). */
   merge(local: LocalGrads): SparseGrad {
-    const d = this.dim;
-    const n = local.ids.length;
-    const w = d + 1;
-    if (this.packed.length < n * w) this.packed = new Float32Array(n * w);
-    const packed = this.packed;
-    for (let i = 0; i < n; i++) {
-      for (let k = 0; k < d; k++) packed[i * w + k] = local.emb[i * d + k];
-      packed[i * w + d] = local.linear[i];
-    }
-    return mergeRows(local.ids, null, packed.subarray(0, n * w), w, 'payload');
+    return mergeRows(local.ids, null, local.rows, this.dim + 1, 'payload');
   }
 }
 

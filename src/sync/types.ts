@@ -9,10 +9,8 @@ export interface LocalGrads {
   dense: Float32Array;
   /** [b * F] embedding-table rows of the local batch, one per (sample, field). */
   ids: Int32Array;
-  /** [b * F * d] gradient w.r.t. each gathered field-embedding row. */
-  emb: Float32Array;
-  /** [b * F] gradient w.r.t. each gathered first-order weight. */
-  linear: Float32Array;
+  /** [b * F * (d + 1)] packed rows, one per id: the gradient w.r.t. its field-embedding row, then its first-order weight. */
+  rows: Float32Array;
 }
 
 /** Embedding gradients to apply: per-ID rows with the counts CowClip uses. */

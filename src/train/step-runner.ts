@@ -82,7 +82,7 @@ export class StepRunner {
     // --stream: this rank's rows come from the reader thread, step by step; else from the shuffled rows in memory.
     this.feed = data.stream?.trainFeed({ rank, size, globalBatch: cfg.globalBatch, seed: cfg.seed, startStep: start, totalSteps: total });
     this.sync = createSync(cfg, comm, rep, shapeOf(data));
-    this.empty = { lossSum: 0, gradDense: new Float32Array(rep.model.numDense), gradEmb: new Float32Array(0), gradLinear: new Float32Array(0) };
+    this.empty = { lossSum: 0, gradDense: new Float32Array(rep.model.numDense), gradRows: new Float32Array(0) };
     this.badRanks = new Float32Array(size);
     this.inject = injectedNaN(process.env);
   }
@@ -156,8 +156,7 @@ export class StepRunner {
     const bad = Number.isFinite(out.lossSum)
       ? firstNonFinite([
           ['gradient of the dense weights', out.gradDense],
-          ['gradient of the field embeddings', out.gradEmb],
-          ['gradient of the first-order weights', out.gradLinear],
+          ['gradient of the embedding rows', out.gradRows],
         ])
       : `${out.lossSum} as the training loss`;
     let skip = false;
@@ -194,7 +193,7 @@ export class StepRunner {
         lossDone = this.comm.lane(LANES.control).allreduce(lossBuf, 'sum');
       }
       const ids = batch.ids.subarray(0, batch.size * this.fields);
-      const global = skip ? null : await this.sync.exchange({ step: step + 1, dense: out.gradDense, ids, emb: out.gradEmb, linear: out.gradLinear });
+      const global = skip ? null : await this.sync.exchange({ step: step + 1, dense: out.gradDense, ids, rows: out.gradRows });
       if (lossDone) await this.sync.meter.wait(lossDone);
       this.unique.local += global?.localUnique ?? 0;
       this.unique.global += global?.embed?.field.ids.length ?? global?.applied?.rowsInBatch ?? 0;

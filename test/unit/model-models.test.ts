@@ -4,6 +4,7 @@ import type { EncodedData } from '../../src/data/types.js';
 import { allocBatch, fillBatch } from '../../src/model/batch.js';
 import { EmbeddingTable } from '../../src/model/embedding.js';
 import { mergeRows } from '../../src/sparse/merge.js';
+import { splitPacked } from '../../src/sparse/packed.js';
 import { MODEL_NAMES, createModel, initDense } from '../../src/model/registry.js';
 import { GradientComputer } from '../../src/model/step.js';
 import type { ModelConfig } from '../../src/model/types.js';
@@ -93,10 +94,15 @@ t.test('gradients match finite differences (dense params and embedding inputs)',
       x[i] = keep;
       return (up - down) / (2 * h);
     };
+    // The packed rows [emb (d) | linear (1)] per (sample, field), read back as the inputs' layouts.
+    const w = CONFIG.embedDim + 1;
+    const rows = out.gradRows.slice();
+    const gEmb = Float32Array.from({ length: (rows.length / w) * (w - 1) }, (_, j) => rows[Math.floor(j / (w - 1)) * w + (j % (w - 1))]);
+    const gLinear = Float32Array.from({ length: rows.length / w }, (_, i) => rows[i * w + w - 1]);
     const groups: [string, Float32Array, Float32Array][] = [
       ['dense', dense, out.gradDense.slice()],
-      ['emb', batch.emb, out.gradEmb.slice()],
-      ['linear', batch.linear, out.gradLinear.slice()],
+      ['emb', batch.emb, gEmb],
+      ['linear', batch.linear, gLinear],
     ];
     let checked = 0;
     let total = 0;
@@ -150,7 +156,8 @@ t.test('Adam steps through the whole pipeline lower the loss', async (t) => {
       const out = await gc.compute(dense, batch, data.rows);
       losses.push(out.lossSum / data.rows);
       const ids = batch.ids.subarray(0, data.rows * CONFIG.numFields);
-      updater.update(mergeRows(ids, null, out.gradEmb, CONFIG.embedDim), mergeRows(ids, null, out.gradLinear, 1), step);
+      const { field: gField, linear: gLinear } = splitPacked(mergeRows(ids, null, out.gradRows, CONFIG.embedDim + 1), CONFIG.embedDim);
+      updater.update(gField, gLinear, step);
       denseAdam.updateDense(dense, out.gradDense, 1e-2, step);
     }
     t.ok(losses[29] < 0.85 * losses[0], `${name}: mean loss ${losses[0].toFixed(4)} -> ${losses[29].toFixed(4)}`);

@@ -3,11 +3,11 @@ import { LocalCommunicator } from '../../src/comm/local.js';
 import { HybridSync } from '../../src/sync/hybrid.js';
 import type { LocalGrads } from '../../src/sync/types.js';
 
-/** Two (sample, field) rows of dimension 2 with first-order grads: ids [3, 3] at step 1, [5] at step 2. */
+/** Packed (sample, field) rows of dimension 2 and their first-order grads: ids [3, 3] at step 1, [5] at step 2. */
 const grads = (step: number): LocalGrads =>
   step === 1
-    ? { step, dense: Float32Array.of(1), ids: Int32Array.of(3, 3), emb: Float32Array.of(1, 2, 10, 20), linear: Float32Array.of(0.5, 0.25) }
-    : { step, dense: Float32Array.of(2), ids: Int32Array.of(5), emb: Float32Array.of(7, 8), linear: Float32Array.of(9) };
+    ? { step, dense: Float32Array.of(1), ids: Int32Array.of(3, 3), rows: Float32Array.of(1, 2, 0.5, 10, 20, 0.25) }
+    : { step, dense: Float32Array.of(2), ids: Int32Array.of(5), rows: Float32Array.of(7, 8, 9) };
 
 t.test('hybrid hands out each step\'s merged embedding gradients one step late, and the last at drain()', async (t) => {
   const sync = new HybridSync(new LocalCommunicator(), 2);
