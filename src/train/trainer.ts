@@ -171,14 +171,16 @@ async function saveAt(cfg: TrainConfig, data: LoadedData, rep: Replica, steps: S
   log.info(`checkpoint (step ${step}) written to ${cfg.save} in ${((performance.now() - ts) / 1000).toFixed(2)} s`);
 }
 
-/** An --eval-every evaluation, with its line; returns whether --early-stop ends training here. */
+/**
+ * An --eval-every evaluation, with its line; returns whether --early-stop ends training here. Evaluations run
+ * only where the ranks meet, so every rank stops at the same step, in sync.
+ */
 async function periodicEval(cfg: TrainConfig, evals: Evaluations, step: number, rank: number, log: Logger): Promise<boolean> {
   const { e, improved, stop } = await evals.run(step, true);
   const metricName = cfg.earlyStopMetric === 'auc' ? 'AUC' : 'logloss';
   if (rank === 0) {
     const note = improved && cfg.saveBest ? ` (best so far: saved to ${cfg.saveBest})` : !improved && cfg.earlyStop > 0 ? ` (no ${metricName} improvement for ${evals.sinceBest} of ${cfg.earlyStop})` : '';
     log.info(`eval at step ${step}: auc ${e.auc.toFixed(4)} logloss ${e.logloss.toFixed(4)}${note}`);
-    // Evaluations run only where the ranks meet, so every rank leaves here at the same step, in sync.
     const b = evals.best!;
     if (stop) log.info(`early stop at step ${step}: no eval ${metricName} improvement for ${cfg.earlyStop} evaluations (best ${b[b.metric].toFixed(4)} at step ${b.step})`);
   }
@@ -214,6 +216,7 @@ class Tally {
   }
 }
 
+/** The run's figures for the report. */
 function result(r: { rep: Replica; steps: StepRunner; comm: Communicator; evals: Evaluations; tally: Tally; ev: EvalResult; end: number; total: number; trainSeconds: number; t0: number; tTrain: number; globalBatch: number; trainRows: number }): TrainResult {
   const { steps, comm, tally, end } = r;
   const { meter } = steps.sync;
