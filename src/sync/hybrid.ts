@@ -2,7 +2,7 @@ import type { SparseGrad } from '../sparse/merge.js';
 import { splitPacked } from '../sparse/packed.js';
 import type { Communicator } from '../comm/communicator.js';
 import { Meter } from './meter.js';
-import { LocalMerge, RowGather } from './parts.js';
+import { LocalMerge, OneStepLate, RowGather } from './parts.js';
 import type { EmbedGrads, GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
 
 /**
@@ -19,7 +19,7 @@ export class HybridSync implements SyncStrategy {
   readonly meter: Meter;
   private readonly local: LocalMerge;
   private readonly gather: RowGather;
-  private pending: { parts: Promise<SparseGrad[]>; step: number } | null = null;
+  private readonly late = new OneStepLate<SparseGrad[]>();
 
   constructor(comm: Communicator, private readonly dim: number) {
     this.meter = new Meter(comm);
@@ -30,19 +30,15 @@ export class HybridSync implements SyncStrategy {
   async exchange(local: LocalGrads): Promise<GlobalGrads> {
     const mine = this.local.merge(local);
     await this.meter.allreduce('dense', local.dense);
-    const late = await this.drain();
-    const parts = this.gather.start(mine);
-    // Awaited at the next step; a failure meanwhile also fails that step's collectives, so never unhandled.
-    parts.catch(() => undefined);
-    this.pending = { parts, step: local.step };
-    return { dense: local.dense, embed: late, localUnique: mine.ids.length };
+    const previous = await this.drain();
+    this.late.hold(this.gather.start(mine), local.step);
+    return { dense: local.dense, embed: previous, localUnique: mine.ids.length };
   }
 
   /** The embedding gradients still in flight (of the previous step), merged; null before the first step. */
   async drain(): Promise<EmbedGrads | null> {
-    const p = this.pending;
-    if (!p) return null;
-    this.pending = null;
-    return { ...splitPacked(this.gather.merge(await this.meter.wait(p.parts)), this.dim), step: p.step };
+    const held = this.late.take();
+    if (!held) return null;
+    return { ...splitPacked(this.gather.merge(await this.meter.wait(held.work)), this.dim), step: held.step };
   }
 }

@@ -4,7 +4,7 @@ import type { Optimizer } from '../optim/optimizer.js';
 import type { Replica } from '../replica/replica.js';
 import { splitPacked } from '../sparse/packed.js';
 import { LANES, Meter, type Traffic } from './meter.js';
-import { LocalMerge } from './parts.js';
+import { LocalMerge, MeetEvery } from './parts.js';
 import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
 
 /**
@@ -29,6 +29,7 @@ export class LocalSgdSync implements SyncStrategy {
   readonly name = 'local-sgd';
   readonly meter: Meter;
   private readonly local: LocalMerge;
+  private readonly schedule: MeetEvery;
   /** 1 for each embedding row this rank's batches touched since the last averaging. */
   private readonly touched: Uint8Array;
   private touchedIds: number[] = [];
@@ -37,8 +38,10 @@ export class LocalSgdSync implements SyncStrategy {
     private readonly comm: Communicator,
     private readonly dim: number,
     private readonly rep: Pick<Replica, 'dense' | 'denseOpt' | 'field' | 'first' | 'embed'>,
-    private readonly every: number,
+    every: number,
   ) {
+    // One replica alone is always in sync with itself.
+    this.schedule = new MeetEvery(comm.size === 1 ? 1 : every);
     this.meter = new Meter(comm);
     this.local = new LocalMerge(dim);
     this.touched = new Uint8Array(rep.field.rows);
@@ -61,7 +64,7 @@ export class LocalSgdSync implements SyncStrategy {
 
   /** Replicas meet at averaging points: every H steps and after the last. */
   inSync(step: number, last: boolean): boolean {
-    return this.comm.size === 1 || last || step % this.every === 0;
+    return this.schedule.meets(step, last);
   }
 
   async afterStep(step: number, last: boolean): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * The parts strategies are composed of, each holding what it needs: merging a rank's rows per ID, the dense
- * all-reduce, and the all-gather of merged rows. A strategy names the parts it uses and adds its own
- * schedule (every step, every H steps, one step late) and exchange (densified tables, owners, servers).
+ * all-reduce, the all-gather of merged rows, and the schedules (replicas meeting every K steps; an exchange
+ * applied one step late). A strategy names the parts it uses and adds its own exchange where it has one
+ * (densified tables, owners, servers).
  */
 import type { Communicator } from '../comm/communicator.js';
 import { decodeSparse, encodeSparse, mergeRows, mergeSparse, type SparseGrad } from '../sparse/merge.js';
@@ -57,5 +58,35 @@ export class RowGather {
   async run(dense: Promise<void>, mine: SparseGrad): Promise<SparseGrad> {
     const [, parts] = await this.meter.wait(Promise.all([dense, this.start(mine)]));
     return this.merge(parts);
+  }
+}
+
+/** When the replicas meet with identical parameters: after every `every` steps and after the last (1: each step). */
+export class MeetEvery {
+  constructor(readonly every: number) {}
+
+  meets(step: number, last: boolean): boolean {
+    return this.every === 1 || last || step % this.every === 0;
+  }
+}
+
+/**
+ * Work started at one step and used at the next (hybrid's embedding exchange): hold() it with its step, take()
+ * it a step later (or at the end). A failure meanwhile also fails that step's collectives, so it is never
+ * left unhandled.
+ */
+export class OneStepLate<T> {
+  private held: { work: Promise<T>; step: number } | null = null;
+
+  hold(work: Promise<T>, step: number): void {
+    work.catch(() => undefined);
+    this.held = { work, step };
+  }
+
+  /** What was held (null before the first step, or once taken). */
+  take(): { work: Promise<T>; step: number } | null {
+    const held = this.held;
+    this.held = null;
+    return held;
   }
 }

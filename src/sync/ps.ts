@@ -4,7 +4,7 @@ import type { Replica, ReplicaShape } from '../replica/replica.js';
 import { splitByOwner, uniqueByOwner, unpackRows } from '../sparse/owners.js';
 import type { CurveKeys } from '../wire/curve.js';
 import { Meter } from './meter.js';
-import { LocalMerge } from './parts.js';
+import { LocalMerge, MeetEvery } from './parts.js';
 import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
 
 export interface PsOptions {
@@ -34,6 +34,7 @@ export class PsSync implements SyncStrategy {
   readonly name: string;
   readonly meter: Meter;
   private readonly local: LocalMerge;
+  private readonly schedule: MeetEvery;
   private client: Promise<ServerClient> | null = null;
   /** Marks of ids already listed for the current pull (cleared after each). */
   private readonly seen: Uint8Array;
@@ -49,11 +50,12 @@ export class PsSync implements SyncStrategy {
     this.name = opts.name;
     this.meter = new Meter(comm);
     this.local = new LocalMerge(dim);
+    this.schedule = new MeetEvery(opts.meetEvery);
     this.seen = new Uint8Array(rep.field.rows);
   }
 
   inSync(step: number, last: boolean): boolean {
-    return this.opts.meetEvery === 1 || last || step % this.opts.meetEvery === 0;
+    return this.schedule.meets(step, last);
   }
 
   async prepare(step: number, ids: Int32Array): Promise<void> {
