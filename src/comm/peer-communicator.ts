@@ -262,8 +262,12 @@ class PeerGroup {
   private post(dst: number, msg: Message, data: Buffer = EMPTY): Promise<void> {
     const header = encode(msg);
     if (msg.type === 'data') countSent(this.stats, msg.op, header.length + data.length);
-    return this.transport.send(dst, header, data).catch((err: Error) => {
-      if (!this.closed) this.fail(new CollectiveError(`rank ${this.rank}: sending to rank ${dst} failed: ${err.message}`), true);
+    return this.transport.send(dst, header, data).catch((err: NodeJS.ErrnoException) => {
+      if (this.closed) return;
+      // The peer's end went away before this rank noticed the close: the same cause as a lost connection.
+      const gone = err.code === 'EPIPE' || err.code === 'ECONNRESET';
+      const what = gone ? `the connection to rank ${dst} was lost (${err.message}): that rank died or was killed` : `sending to rank ${dst} failed: ${err.message}`;
+      this.fail(new CollectiveError(`rank ${this.rank}: ${what}`), true);
     });
   }
 
