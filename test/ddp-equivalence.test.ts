@@ -50,6 +50,10 @@ t.test('the naive port (clip with local counts, then average) trains a different
   const naive = worstRelativeDiff(one.ckpt.tensors, naive4.ckpt.tensors);
   t.ok(naive.rel > 1e-2, `local clipping differs from one worker: ${naive.rel.toExponential(2)} in ${naive.name}`);
   t.equal(new Set(naive4.rep.paramChecksums).size, 1, 'its replicas still agree with each other');
+  // Its clipping happens in the strategy, rank by rank: the report counts those rows, summed over ranks.
+  const [naiveClip, globalClip] = [naive4.rep.clipFraction.mean, global4.rep.clipFraction.mean];
+  t.ok(naiveClip > 0.1 && naiveClip !== globalClip, `local clipping reported: ${naiveClip} of rows (global counts: ${globalClip})`);
+  t.equal(naive4.rep.ranks[0].uniqueIdsPerStep.global, global4.rep.ranks[0].uniqueIdsPerStep.global, 'the same global distinct ids per step');
 });
 
 t.test('report: per-rank bytes per step split dense / sparse, step time split, start-up', async (t) => {

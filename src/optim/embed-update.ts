@@ -35,6 +35,11 @@ export interface EmbedUpdateStats {
 }
 
 export class EmbeddingUpdater {
+  /**
+   * What this updater has applied since it was built, summed over its updates: whoever runs it (the trainer,
+   * a shard owner, a parameter server) reads its figures here, and they are summed where the ranks meet.
+   */
+  readonly applied: EmbedUpdateStats = { rowsInBatch: 0, rowsClipped: 0 };
   /** The optimizer of each table (its state is checkpointed). */
   readonly fieldOpt: Optimizer;
   readonly firstOpt: Optimizer;
@@ -64,7 +69,7 @@ export class EmbeddingUpdater {
    * Applies step t (1-based, for Adam's bias correction). The gradients' rows are modified in place
    * (L2 added, clipped), so pass merge outputs the caller does not need afterwards.
    */
-  update(fieldGrad: SparseGrad, firstGrad: SparseGrad, t: number): EmbedUpdateStats {
+  update(fieldGrad: SparseGrad, firstGrad: SparseGrad, t: number): void {
     const { field, first, options } = this;
     const { clip } = options;
     if (fieldGrad.dim !== field.dim || firstGrad.dim !== 1) {
@@ -87,7 +92,8 @@ export class EmbeddingUpdater {
       scatter(this.firstScratch, firstGrad);
       this.firstOpt.updateDense(first.weights, this.firstScratch, options.lr, t);
     }
-    return { rowsInBatch: fieldGrad.ids.length, rowsClipped };
+    this.applied.rowsInBatch += fieldGrad.ids.length;
+    this.applied.rowsClipped += rowsClipped;
   }
 }
 

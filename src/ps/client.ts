@@ -4,6 +4,7 @@
  * `ps` strategy (src/sync/ps.ts) speaks of rows and weights only.
  */
 import { Dealer } from 'zeromq';
+import type { EmbedUpdateStats } from '../optim/embed-update.js';
 import type { ReplicaShape } from '../replica/replica.js';
 import { UserError } from '../util/errors.js';
 import { packageVersion } from '../util/version.js';
@@ -30,16 +31,16 @@ export interface ServerLinkOptions {
   traffic: { sent: number; received: number };
 }
 
-/** One server's answer to a pull: its slice of the dense weights, the asked rows, and its last update's clip figures. */
+/** One server's answer to a pull: its slice of the dense weights, the asked rows, and its embedding-update figures so far. */
 export interface Pulled {
   dense: Float32Array;
   rows: Float32Array;
-  rowsInBatch: number;
-  rowsClipped: number;
+  applied: EmbedUpdateStats;
 }
 
-/** One server's whole state: dense slice and its optimizer state (state-major), owned ids, their rows and row state. */
+/** One server's whole state: dense slice and its optimizer state (state-major), owned ids, their rows and row state, and its figures as in Pulled. */
 export interface Fetched {
+  applied: EmbedUpdateStats;
   dense: Float32Array;
   denseState: Float32Array;
   ids: Int32Array;
@@ -96,7 +97,7 @@ class ZmqServerClient implements ServerClient {
     const replies = await Promise.all(this.links.map((_, s) => this.request(s, { t: 'pull', step }, 'params', 2, asked[s])));
     return replies.map(({ reply, frames: [dense, rows] }) => {
       const p = reply as Extract<Reply, { t: 'params' }>;
-      return { dense: f32(dense), rows: f32(rows), rowsInBatch: p.rowsInBatch, rowsClipped: p.rowsClipped };
+      return { dense: f32(dense), rows: f32(rows), applied: appliedOf(p) };
     });
   }
 
@@ -109,7 +110,14 @@ class ZmqServerClient implements ServerClient {
 
   async fetch(step: number): Promise<Fetched[]> {
     const replies = await Promise.all(this.links.map((_, s) => this.request(s, { t: 'fetch', step }, 'all', 5)));
-    return replies.map(({ frames }) => ({ dense: f32(frames[0]), denseState: f32(frames[1]), ids: i32(frames[2]), rows: f32(frames[3]), rowState: f32(frames[4]) }));
+    return replies.map(({ reply, frames }) => ({
+      applied: appliedOf(reply as Extract<Reply, { t: 'all' }>),
+      dense: f32(frames[0]),
+      denseState: f32(frames[1]),
+      ids: i32(frames[2]),
+      rows: f32(frames[3]),
+      rowState: f32(frames[4]),
+    }));
   }
 
   async close(): Promise<void> {
@@ -147,3 +155,5 @@ class ZmqServerClient implements ServerClient {
     }
   }
 }
+
+const appliedOf = (r: { rowsInBatch: number; rowsClipped: number }): EmbedUpdateStats => ({ rowsInBatch: r.rowsInBatch, rowsClipped: r.rowsClipped });

@@ -46,13 +46,22 @@ export type Request =
   /** The worker is done; the server exits when every worker said so. */
   | { t: 'bye' };
 
+interface Counted {
+  rowsInBatch: number;
+  rowsClipped: number;
+}
+
 export type Reply =
   | { t: 'welcome' }
   | { t: 'refused'; reason: string }
-  /** Frames [dense shard (f32), rows (f32, ids x (d + 1): field row then first-order weight)]. */
-  | { t: 'params'; applied: number; rowsInBatch: number; rowsClipped: number }
-  /** Frames [dense shard, owned ids (i32), their rows as in params]. */
-  | { t: 'all'; applied: number }
+  /**
+   * Frames [dense shard (f32), rows (f32, ids x (d + 1): field row then first-order weight)]. With the
+   * server's embedding-update figures through step `applied`, summed since it started (its updater's
+   * `applied`): batch rows it updated and rows CowClip scaled down.
+   */
+  | ({ t: 'params'; applied: number } & Counted)
+  /** Frames [dense shard, owned ids (i32), their rows as in params], with the figures as in params. */
+  | ({ t: 'all'; applied: number } & Counted)
   /** The server failed; the worker fails with the same reason. */
   | { t: 'error'; reason: string };
 
@@ -92,10 +101,8 @@ export function decodeReply(frame: Buffer): Reply {
       if (typeof m.reason === 'string') return m as unknown as Reply;
       break;
     case 'params':
-      if ([m.applied, m.rowsInBatch, m.rowsClipped].every(isCount)) return m as unknown as Reply;
-      break;
     case 'all':
-      if (isCount(m.applied)) return m as unknown as Reply;
+      if ([m.applied, m.rowsInBatch, m.rowsClipped].every(isCount)) return m as unknown as Reply;
       break;
   }
   throw new Error(`bad reply ${JSON.stringify(m).slice(0, 200)}`);

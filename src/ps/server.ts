@@ -70,7 +70,6 @@ export class ParamServer {
   private readonly lastPush: number[];
   private readonly steps = new Map<number, Step>();
   private applied = 0;
-  private lastStats = { rowsInBatch: 0, rowsClipped: 0 };
   /** Pulls and fetches waiting for `applied` to reach `step`. */
   private waiting: { step: number; answer: () => void }[] = [];
   private byes = 0;
@@ -185,12 +184,12 @@ export class ParamServer {
         if (frames.length !== 1) throw new ProtocolError(`worker ${worker}: pull of ${frames.length} frames, expected 1`);
         const ids = i32(frames[0]);
         this.checkOwned(worker, ids);
-        this.when(req.step - 1 - this.opts.staleness, () => this.send(reply, { t: 'params', applied: this.applied, ...this.lastStats }, this.denseShard(), this.rowsOf(ids)));
+        this.when(req.step - 1 - this.opts.staleness, () => this.send(reply, { t: 'params', applied: this.applied, ...shard.rep.embed.applied }, this.denseShard(), this.rowsOf(ids)));
         break;
       }
       case 'fetch':
         this.when(req.step, () =>
-          this.send(reply, { t: 'all', applied: this.applied }, this.denseShard(), this.denseState(), frameOf(shard.owned), this.rowsOf(shard.owned), this.rowState(shard.owned)),
+          this.send(reply, { t: 'all', applied: this.applied, ...shard.rep.embed.applied }, this.denseShard(), this.denseState(), frameOf(shard.owned), this.rowsOf(shard.owned), this.rowState(shard.owned)),
         );
         break;
       case 'bye':
@@ -232,7 +231,7 @@ export class ParamServer {
     const g = new Float32Array(hi - lo);
     for (const part of step.dense) for (let i = 0; i < g.length; i++) g[i] += part![i];
     denseOpt.updateDense(rep.dense.subarray(lo, hi), g, denseLrAt(rep.hyper, t - 1), t);
-    this.lastStats = applyRows(rep.embed, step.sparse as SparseGrad[], t);
+    applyRows(rep.embed, step.sparse as SparseGrad[], t);
     this.applied = t;
   }
 

@@ -113,7 +113,7 @@ function hyperparameters(r: RunReport): [string, string][] {
     ['L2', r.hyper.l2.toExponential(2)],
     ['optimizer, embedding update', `${c.optimizer}, ${c.embedUpdate}`],
     ['CowClip', c.cowclip ? `on (${c.cowclipForm} form, r = ${c.cowclipRatio}, zeta = ${c.cowclipZeta})` : 'off'],
-    ['rows clipped (mean / last step)', `${pct(r.clipFraction.mean)} / ${pct(r.clipFraction.last)}`],
+    ['rows clipped (run / last step)', `${pct(r.clipFraction.mean)} / ${pct(r.clipFraction.last)}`],
     ['seed', String(c.seed)],
     ['started', r.startedAt],
     ['command', r.command],

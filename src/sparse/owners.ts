@@ -74,14 +74,11 @@ export function splitByOwner(g: SparseGrad, owners: number, lead?: ArrayLike<num
   return frames;
 }
 
-/**
- * Per id: d values of each `field` array, then one value of each `first` array (the layout unpackRows reads),
- * after `lead` float32 slots left for the caller (default none).
- */
-export function packRows(ids: Int32Array, field: Float32Array[], first: Float32Array[], d: number, lead = 0): Buffer {
+/** Per id: d values of each `field` array, then one value of each `first` array (the layout unpackRows reads). */
+export function packRows(ids: Int32Array, field: Float32Array[], first: Float32Array[], d: number): Buffer {
   const width = field.length * d + first.length;
-  const out = new Float32Array(lead + ids.length * width);
-  for (let j = 0, at = lead; j < ids.length; j++) {
+  const out = new Float32Array(ids.length * width);
+  for (let j = 0, at = 0; j < ids.length; j++) {
     const id = ids[j];
     for (const a of field) for (let k = 0; k < d; k++) out[at++] = a[id * d + k];
     for (const a of first) out[at++] = a[id];

@@ -1,9 +1,10 @@
 import type { Communicator } from '../comm/communicator.js';
 import { cowclipIndexed, type CowClipOptions } from '../optim/cowclip.js';
+import type { EmbeddingUpdater } from '../optim/embed-update.js';
 import { splitPacked } from '../sparse/packed.js';
 import { Meter } from './meter.js';
 import { DenseAllreduce, LocalMerge, RowGather } from './parts.js';
-import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
+import type { GlobalGrads, LocalGrads, SyncStrategy, UpdateCounts } from './types.js';
 
 /**
  * The naive port, kept to show what per-ID global aggregation buys: every rank clips its own gradient
@@ -18,10 +19,13 @@ export class LocalClipSync implements SyncStrategy {
   private readonly dense: DenseAllreduce;
   private readonly gather: RowGather;
 
+  /** This rank's local clipping so far. */
+  private readonly clipped = { clipRows: 0, clipped: 0 };
+
   constructor(
     private readonly comm: Communicator,
     private readonly dim: number,
-    private readonly weights: Float32Array,
+    private readonly embed: EmbeddingUpdater,
     private readonly clip: CowClipOptions,
   ) {
     this.meter = new Meter(comm);
@@ -39,10 +43,16 @@ export class LocalClipSync implements SyncStrategy {
     // rows is their sum / N: scale up, clip the field part (first-order never clipped), scale back.
     const { field } = splitPacked(mine, this.dim);
     for (let i = 0; i < field.rows.length; i++) field.rows[i] *= n;
-    cowclipIndexed(this.weights, field.ids, field.rows, field.counts, this.dim, this.clip);
+    this.clipped.clipRows += field.ids.length;
+    this.clipped.clipped += cowclipIndexed(this.embed.field.weights, field.ids, field.rows, field.counts, this.dim, this.clip);
     for (let j = 0; j < mine.ids.length; j++) {
       for (let k = 0; k < this.dim; k++) mine.rows[j * w + k] = field.rows[j * this.dim + k] / n;
     }
     return { dense: local.dense, embed: { ...splitPacked(await this.gather.run(dense, mine), this.dim), step: local.step }, localUnique: mine.ids.length };
+  }
+
+  /** Clipping is each rank's own (summed over ranks); the global update every replica applies, rank 0 counts. */
+  counts(): UpdateCounts {
+    return { rows: this.comm.rank === 0 ? this.embed.applied.rowsInBatch : 0, ...this.clipped };
   }
 }

@@ -3,9 +3,10 @@ import { mergeRows } from '../sparse/merge.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Replica } from '../replica/replica.js';
 import { splitPacked } from '../sparse/packed.js';
+import { countsOf } from './counts.js';
 import { LANES, Meter, type Traffic } from './meter.js';
 import { LocalMerge, MeetEvery } from './parts.js';
-import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
+import type { GlobalGrads, LocalGrads, SyncStrategy, UpdateCounts } from './types.js';
 
 /**
  * Local SGD (periodic model averaging, as in PyTorch's post-local-SGD): every replica trains alone on its shard
@@ -60,6 +61,11 @@ export class LocalSgdSync implements SyncStrategy {
       for (let i = 0; i < mine.rows.length; i++) mine.rows[i] *= n;
     }
     return { dense: local.dense, embed: { ...splitPacked(mine, this.dim), step: local.step }, localUnique: mine.ids.length };
+  }
+
+  /** Each replica applies its own update: every rank counts its own. */
+  counts(): UpdateCounts {
+    return countsOf(this.rep.embed.applied);
   }
 
   /** Replicas meet at averaging points: every H steps and after the last. */

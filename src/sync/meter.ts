@@ -5,7 +5,7 @@ export type Traffic = 'dense' | 'sparse';
 
 /**
  * The communicator's lanes as a step uses them: dense gradients on one, embedding rows on another (so an
- * all-gather travels beside the all-reduce), and the trainer's own reductions (the loss) on a third.
+ * all-gather travels beside the all-reduce), and the trainer's own (the ranks' meeting: loss, update figures) on a third.
  */
 export const LANES = { dense: 0, sparse: 1, control: 2 } as const;
 

@@ -1,8 +1,9 @@
 /**
  * The parts strategies are composed of, each holding what it needs: merging a rank's rows per ID, the dense
- * all-reduce, the all-gather of merged rows, and the schedules (replicas meeting every K steps; an exchange
- * applied one step late). A strategy names the parts it uses and adds its own exchange where it has one
- * (densified tables, owners, servers).
+ * all-reduce, the sparse exchanges (all-gather of merged rows, the all-reduce of rows densified into whole
+ * tables; the all-to-all with row owners is OwnedRows, in owned-rows.ts), and the schedules (replicas meeting
+ * every K steps; an exchange applied one step late). A strategy names the parts it uses; the parameter
+ * servers' exchange is their client (src/ps/client.ts).
  */
 import type { Communicator } from '../comm/communicator.js';
 import { decodeSparse, encodeSparse, mergeRows, mergeSparse, type SparseGrad } from '../sparse/merge.js';
@@ -58,6 +59,50 @@ export class RowGather {
   async run(dense: Promise<void>, mine: SparseGrad): Promise<SparseGrad> {
     const [, parts] = await this.meter.wait(Promise.all([dense, this.start(mine)]));
     return this.merge(parts);
+  }
+}
+
+/**
+ * Horovod's `sparse_as_dense`: merged [field | first-order] rows scattered into a whole-table gradient [V, d + 1]
+ * plus a [V] count vector, the lot summed by one ring all-reduce (lane 0, counted as sparse traffic), and the
+ * rows with a non-zero global count read back out as the global per-ID gradient: the same rows, counts and sums
+ * as RowGather (up to float summation order), with bytes proportional to the table size V instead of the
+ * distinct IDs in the batch.
+ */
+export class DensifiedAllreduce {
+  /** [V * (d + 1)] packed rows, then [V] counts: one buffer, one all-reduce. */
+  private readonly table: Float32Array;
+
+  constructor(
+    private readonly meter: Meter,
+    private readonly dim: number,
+    private readonly rows: number,
+  ) {
+    this.table = new Float32Array(rows * (dim + 2));
+  }
+
+  async run(mine: SparseGrad): Promise<SparseGrad> {
+    const w = this.dim + 1;
+    const { table, rows: V } = this;
+    table.fill(0);
+    const counts = table.subarray(V * w);
+    for (let j = 0; j < mine.ids.length; j++) {
+      const id = mine.ids[j];
+      counts[id] = mine.counts[j];
+      table.set(mine.rows.subarray(j * w, (j + 1) * w), id * w);
+    }
+    await this.meter.allreduce('sparse', table);
+    let u = 0;
+    for (let i = 0; i < V; i++) if (counts[i] > 0) u++;
+    const out: SparseGrad = { dim: w, ids: new Int32Array(u), counts: new Float32Array(u), rows: new Float32Array(u * w) };
+    for (let i = 0, j = 0; i < V; i++) {
+      if (!(counts[i] > 0)) continue;
+      out.ids[j] = i;
+      out.counts[j] = counts[i];
+      out.rows.set(table.subarray(i * w, (i + 1) * w), j * w);
+      j++;
+    }
+    return out;
   }
 }
 

@@ -1,11 +1,13 @@
 import type { Communicator } from '../comm/communicator.js';
+import type { EmbedUpdateStats } from '../optim/embed-update.js';
 import { connectServers, type ServerClient } from '../ps/client.js';
 import type { Replica, ReplicaShape } from '../replica/replica.js';
 import { splitByOwner, uniqueByOwner, unpackRows } from '../sparse/owners.js';
 import type { CurveKeys } from '../wire/curve.js';
+import { countsOf, NO_COUNTS } from './counts.js';
 import { Meter } from './meter.js';
 import { LocalMerge, MeetEvery } from './parts.js';
-import type { GlobalGrads, LocalGrads, SyncStrategy } from './types.js';
+import type { GlobalGrads, LocalGrads, SyncStrategy, UpdateCounts } from './types.js';
 
 export interface PsOptions {
   name: string;
@@ -28,7 +30,7 @@ export interface PsOptions {
  * worker pulls the dense weights and the rows its batch uses (prepare), computes, merges its rows per ID and
  * pushes each server its rows and its slice of the dense gradient (exchange); the server applies the update.
  * Before a drift check or an evaluation the worker fetches every parameter (refresh), so at those points all
- * replicas are identical.
+ * replicas are identical. The servers count the updates they apply; their answers carry the running totals.
  */
 export class PsSync implements SyncStrategy {
   readonly name: string;
@@ -38,8 +40,8 @@ export class PsSync implements SyncStrategy {
   private client: Promise<ServerClient> | null = null;
   /** Marks of ids already listed for the current pull (cleared after each). */
   private readonly seen: Uint8Array;
-  /** The clip figures of the last step the servers applied, as of the last pull. */
-  private stats = { rowsInBatch: 0, rowsClipped: 0 };
+  /** Each server's embedding-update figures as last heard (running totals: a later answer replaces them). */
+  private heard: EmbedUpdateStats[] = [];
 
   constructor(
     private readonly comm: Communicator,
@@ -63,14 +65,12 @@ export class PsSync implements SyncStrategy {
     const asked = uniqueByOwner(ids, client.slices.length, this.seen);
     for (const a of asked) this.meter.bytes.sparse += a.byteLength;
     const answers = await this.meter.wait(client.pull(step, asked));
-    this.stats = { rowsInBatch: 0, rowsClipped: 0 };
     const { field, first } = this.rep;
     answers.forEach((a, s) => {
       this.rep.dense.set(a.dense, client.slices[s][0]);
       unpackRows(asked[s], a.rows, [field.weights], [first.weights], this.dim);
-      this.stats.rowsInBatch += a.rowsInBatch;
-      this.stats.rowsClipped += a.rowsClipped;
     });
+    this.heard = answers.map((a) => a.applied);
   }
 
   async exchange(local: LocalGrads): Promise<GlobalGrads> {
@@ -80,7 +80,7 @@ export class PsSync implements SyncStrategy {
     this.meter.bytes.dense += local.dense.byteLength;
     for (const p of parts) this.meter.bytes.sparse += p.byteLength;
     client.push(local.step, local.dense, parts);
-    return { dense: null, embed: null, localUnique: mine.ids.length, applied: this.stats };
+    return { dense: null, embed: null, localUnique: mine.ids.length };
   }
 
   async refresh(step: number): Promise<void> {
@@ -96,6 +96,21 @@ export class PsSync implements SyncStrategy {
       const rowState = (opt: typeof embed.fieldOpt) => opt.state.map((st) => st.data);
       unpackRows(f.ids, f.rowState, rowState(embed.fieldOpt), rowState(embed.firstOpt), this.dim);
     });
+    this.heard = all.map((f) => f.applied);
+  }
+
+  /**
+   * The servers' figures as this worker last heard them (at the final refresh, after the last step: all of
+   * them). Every worker hears the same servers, so rank 0 alone reports them.
+   */
+  counts(): UpdateCounts {
+    if (this.comm.rank !== 0) return NO_COUNTS;
+    const sum = { rowsInBatch: 0, rowsClipped: 0 };
+    for (const h of this.heard) {
+      sum.rowsInBatch += h.rowsInBatch;
+      sum.rowsClipped += h.rowsClipped;
+    }
+    return countsOf(sum);
   }
 
   async close(): Promise<void> {

@@ -21,14 +21,20 @@ export interface EmbedGrads {
   step: number;
 }
 
+/**
+ * Running totals this rank adds to the job's embedding-update figures; the trainer sums every rank's where
+ * the ranks meet, so each figure counts the updates applied by then, whoever applied them.
+ */
+export interface UpdateCounts {
+  /** Rows the embedding updates applied covered: each update's distinct ids, summed over updates. */
+  rows: number;
+  /** Rows CowClip looked at, and those it scaled down (the clip fraction is clipped / clipRows). */
+  clipRows: number;
+  clipped: number;
+}
+
 /** What every rank applies after a step's exchange. */
 export interface GlobalGrads {
-  /**
-   * Set by a strategy whose embedding rows are updated by their owners (parameter servers, the ranks under
-   * `sharded`), with `embed` null: the owners' CowClip figures, summed over owners, of the last update they
-   * reported (one step late). rowsInBatch is then the global batch's distinct ids.
-   */
-  applied?: { rowsInBatch: number; rowsClipped: number };
   /**
    * The dense gradient to apply (sum over ranks = gradient of the global mean loss, for synchronous strategies),
    * or null: the strategy already brought the dense weights to their post-step values (parameter servers).
@@ -56,6 +62,10 @@ export interface GlobalGrads {
  *   refresh(step)          -> at an in-sync step, before a drift check or an evaluation: make the whole
  *                             replica current (a parameter server's workers only hold the rows they used).
  *   close()                -> once, after training: release what the strategy holds (server connections).
+ *   counts()               -> this rank's share of the embedding-update figures so far, where the strategy
+ *                             applies or clips rows itself (owners, servers, local clipping) or its replicas
+ *                             each apply their own update (local SGD). Absent: every rank applies the same
+ *                             global update to its replica, whose updater rank 0 counts.
  *
  * A strategy must make every rank issue the same collectives in the same order, and must report in sync
  * after the last step. Every collective it issues goes through its `meter`, which splits this rank's bytes
@@ -71,4 +81,5 @@ export interface SyncStrategy {
   prepare?(step: number, ids: Int32Array): Promise<void>;
   refresh?(step: number): Promise<void>;
   close?(): Promise<void>;
+  counts?(): UpdateCounts;
 }

@@ -8,6 +8,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { makeDirs } from '../util/outputs.js';
+import { ClipWindow, type Met } from './meeting.js';
 
 interface Stamp {
   time: string;
@@ -34,7 +35,7 @@ export interface StartRecord extends Stamp, RunIdentity {
   startStep: number;
 }
 
-/** Every --metrics-every steps (at the next step where the ranks meet) and at the last step. */
+/** Every --metrics-every steps (at the next step where the ranks meet) and at the end of training. */
 export interface StepRecord extends Stamp {
   type: 'step';
   step: number;
@@ -55,7 +56,11 @@ export interface StepRecord extends Stamp {
   bytesReceived: number;
   denseBytesPerStep: number;
   sparseBytesPerStep: number;
-  /** Fraction of the step's batch rows whose gradient CowClip clipped. */
+  /**
+   * Fraction of the batch rows whose gradient CowClip clipped, in the embedding updates applied since the
+   * previous step record (the last record includes the updates applied after the last step: hybrid's owed one,
+   * the owners' under sharded and ps).
+   */
   clipFraction: number;
 }
 
@@ -120,8 +125,7 @@ export class StepRecorder {
   private last: RunCounters;
   private lossSum = 0;
   private rows = 0;
-  private clipSum = 0;
-  private clipSteps = 0;
+  private readonly clip = new ClipWindow();
 
   constructor(
     private readonly log: MetricsLog,
@@ -137,12 +141,12 @@ export class StepRecorder {
     return this.lastStep;
   }
 
-  /** One step's global loss sum and rows (when the ranks met), and the fraction of batch rows clipped. */
-  add(lossSum: number, rows: number, clipFraction: number): void {
-    this.lossSum += lossSum;
-    this.rows += rows;
-    this.clipSum += clipFraction;
-    this.clipSteps++;
+  /** What the ranks summed where they met after a step (nothing where they did not). */
+  add(met: Met | null): void {
+    if (!met) return;
+    this.lossSum += met.loss.sum;
+    this.rows += met.loss.rows;
+    this.clip.add(met.counts);
   }
 
   record(step: number, lr: number, lrEmbed: number): void {
@@ -164,12 +168,13 @@ export class StepRecorder {
       bytesReceived: c.bytesReceived - this.last.bytesReceived,
       denseBytesPerStep: (c.denseBytes - this.last.denseBytes) / steps,
       sparseBytesPerStep: (c.sparseBytes - this.last.sparseBytes) / steps,
-      clipFraction: this.clipSum / this.clipSteps,
+      clipFraction: this.clip.fraction,
     });
     this.lastStep = step;
     this.lastAt = now;
     this.last = c;
-    this.lossSum = this.rows = this.clipSum = this.clipSteps = 0;
+    this.lossSum = this.rows = 0;
+    this.clip.clear();
   }
 }
 

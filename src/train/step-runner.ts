@@ -10,15 +10,14 @@ import type { TrainConfig } from '../config/train-config.js';
 import type { LoadedData, TrainFeed } from '../data/types.js';
 import { fillRows, gatherBatch, type HostBatch } from '../model/batch.js';
 import { GradientComputer, type StepOutput } from '../model/step.js';
-import type { EmbedUpdateStats } from '../optim/embed-update.js';
 import { denseLrAt } from '../optim/schedule.js';
 import type { Replica } from '../replica/replica.js';
-import { LANES } from '../sync/meter.js';
 import { createSync } from '../sync/registry.js';
 import type { EmbedGrads, GlobalGrads, SyncStrategy } from '../sync/types.js';
 import type { Logger } from '../util/log.js';
 import { shardRange } from '../util/shard.js';
 import { BatchPlan } from './batches.js';
+import { Meeting, type Met } from './meeting.js';
 import { firstNonFinite, injectedNaN, NonFiniteError } from './numerics.js';
 import { shapeOf } from '../replica/replica.js';
 
@@ -34,10 +33,8 @@ export interface PhaseTimes {
 export interface StepOutcome {
   /** Whether the ranks met after this step with identical replicas. */
   inSync: boolean;
-  /** The global loss sum and rows since the ranks last met; null where they did not meet. */
-  loss: { sum: number; rows: number } | null;
-  /** Fraction of the step's batch rows CowClip clipped. */
-  clip: number;
+  /** What the ranks summed where they met (the loss and update figures since they last met); null where they did not meet. */
+  met: Met | null;
 }
 
 export class StepRunner {
@@ -58,7 +55,7 @@ export class StepRunner {
   private readonly empty: StepOutput;
   private readonly badRanks: Float32Array;
   private readonly inject: ReturnType<typeof injectedNaN>;
-  private readonly lossBuf = new Float32Array(2);
+  private readonly meeting: Meeting;
   /** This rank's loss sum and rows since the ranks last met (every step, except under local SGD). */
   private pendingLoss = 0;
   private pendingRows = 0;
@@ -85,6 +82,7 @@ export class StepRunner {
     this.empty = { lossSum: 0, gradDense: new Float32Array(rep.model.numDense), gradRows: new Float32Array(0) };
     this.badRanks = new Float32Array(size);
     this.inject = injectedNaN(process.env);
+    this.meeting = new Meeting(comm, this.sync, rep.embed);
   }
 
   /** Rows a rank's batch holds at most: its share of the global batch, rounded up. */
@@ -103,13 +101,27 @@ export class StepRunner {
     const skip = await this.screen(out, step);
     const last = step + 1 === this.total;
     const inSync = this.sync.inSync ? this.sync.inSync(step + 1, last) : true;
-    const { global, loss } = await this.exchange(step, out, skip, inSync);
-    const stats = this.apply(step, global);
+    const global = await this.exchange(step, out, skip);
+    this.apply(step, global);
+    const met = inSync ? await this.meet() : null;
     await this.synced(async () => {
       if (this.sync.afterStep) await this.sync.afterStep(step + 1, last);
     });
     this.stepsRun++;
-    return { inSync, loss, clip: stats.rowsInBatch ? stats.rowsClipped / stats.rowsInBatch : 0 };
+    return { inSync, met };
+  }
+
+  /**
+   * Where the ranks meet, after the update: the loss since they last met, and the update figures. The global
+   * distinct ids are counted from the figures: the same on every rank, whoever applied the rows.
+   */
+  private async meet(): Promise<Met> {
+    const t = performance.now();
+    const met = await this.meeting.meet(this.pendingLoss, this.pendingRows);
+    this.pendingLoss = this.pendingRows = 0;
+    this.unique.global += met.counts.rows;
+    this.time.comm += performance.now() - t;
+    return met;
   }
 
   /** Fills the batch with this rank's rows of `step` and looks up their embeddings; returns the global batch's rows. */
@@ -180,36 +192,21 @@ export class StepRunner {
     return skip;
   }
 
-  private exchange(step: number, out: StepOutput, skip: boolean, inSync: boolean): Promise<{ global: GlobalGrads | null; loss: StepOutcome['loss'] }> {
-    return this.synced(async () => {
-      const { lossBuf, batch } = this;
-      let lossDone: Promise<void> | null = null;
-      if (inSync) {
-        // The global loss, reduced where the ranks meet anyway, on its own lane: it never queues behind an
-        // exchange a strategy leaves in flight (as hybrid does), and its bytes never count as the strategy's.
-        lossBuf[0] = this.pendingLoss;
-        lossBuf[1] = this.pendingRows;
-        this.pendingLoss = this.pendingRows = 0;
-        lossDone = this.comm.lane(LANES.control).allreduce(lossBuf, 'sum');
-      }
-      const ids = batch.ids.subarray(0, batch.size * this.fields);
-      const global = skip ? null : await this.sync.exchange({ step: step + 1, dense: out.gradDense, ids, rows: out.gradRows });
-      if (lossDone) await this.sync.meter.wait(lossDone);
-      this.unique.local += global?.localUnique ?? 0;
-      this.unique.global += global?.embed?.field.ids.length ?? global?.applied?.rowsInBatch ?? 0;
-      return { global, loss: lossDone ? { sum: lossBuf[0], rows: lossBuf[1] } : null };
-    });
+  private async exchange(step: number, out: StepOutput, skip: boolean): Promise<GlobalGrads | null> {
+    if (skip) return null;
+    const ids = this.batch.ids.subarray(0, this.batch.size * this.fields);
+    const global = await this.synced(() => this.sync.exchange({ step: step + 1, dense: out.gradDense, ids, rows: out.gradRows }));
+    this.unique.local += global.localUnique;
+    return global;
   }
 
-  private apply(step: number, global: GlobalGrads | null): EmbedUpdateStats {
+  private apply(step: number, global: GlobalGrads | null): void {
     const { rep } = this;
     const t = performance.now();
     rep.step = step + 1;
-    let stats = global?.applied ?? { rowsInBatch: 0, rowsClipped: 0 };
     if (global?.dense) rep.denseOpt.updateDense(rep.dense, global.dense, denseLrAt(rep.hyper, step), rep.step);
-    if (global?.embed) stats = applyEmbed(rep, global.embed);
+    if (global?.embed) applyEmbed(rep, global.embed);
     this.time.update += performance.now() - t;
-    return stats;
   }
 
   /** Brings the whole replica up to date where a strategy keeps it elsewhere (parameter servers): once per step. */
@@ -227,6 +224,14 @@ export class StepRunner {
     return { owed: owed !== null };
   }
 
+  /**
+   * The last meeting, after finish() and the final refresh(): the update figures of what was applied after the
+   * last step's meeting (hybrid's drained update, the owners' last step), so every update is counted once.
+   */
+  settle(): Promise<Met> {
+    return this.meet();
+  }
+
   /** Runs strategy work, charging its collectives' waiting to comm and the rest to merge. */
   private async synced<T>(work: () => Promise<T>): Promise<T> {
     const t = performance.now();
@@ -240,6 +245,6 @@ export class StepRunner {
 }
 
 /** One embedding update: the gradients' own step is the embedding optimizer's step t. */
-function applyEmbed(rep: Replica, g: EmbedGrads): EmbedUpdateStats {
-  return rep.embed.update(g.field, g.linear, g.step);
+function applyEmbed(rep: Replica, g: EmbedGrads): void {
+  rep.embed.update(g.field, g.linear, g.step);
 }

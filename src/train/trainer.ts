@@ -18,6 +18,7 @@ import { loadWeights, resumeFrom, saveCheckpoint } from './checkpoint.js';
 import { checkReplicas } from './drift.js';
 import type { BestEval, EvalResult } from './evaluate.js';
 import { Evaluations, type EvalPoint } from './evaluations.js';
+import { ClipWindow, type Met } from './meeting.js';
 import { StepRecorder, type MetricsLog } from './metrics.js';
 import { Periodic } from './periodic.js';
 import { Progress } from './progress.js';
@@ -41,6 +42,10 @@ export interface TrainResult {
   history: EvalPoint[];
   /** The best of `history` by --early-stop-metric (the model --save-best holds). */
   best: BestEval;
+  /**
+   * CowClip's share of rows scaled down: over every embedding update of the run (clipped rows / rows it looked
+   * at), and over the updates summed at the last meeting that had any (for most strategies, the last step's).
+   */
   clipFraction: { mean: number; last: number };
   /** Seconds over the run: batch fill + lookup, tfjs, per-ID merging, collectives (waiting included), optimizer. */
   time: { data: number; compute: number; merge: number; comm: number; update: number };
@@ -88,29 +93,31 @@ export async function train(cfg: TrainConfig, data: LoadedData, comm: Communicat
   let stoppedAt: number | null = null;
   for (let step = start; step < total && stoppedAt === null; step++) {
     const done = step + 1;
-    const { inSync, loss, clip } = await steps.run(step);
-    tally.add(loss, clip);
-    recorder?.add(loss?.sum ?? 0, loss?.rows ?? 0, clip);
+    const { inSync, met } = await steps.run(step);
+    tally.add(met);
+    recorder?.add(met);
     const more = done < total;
     periodic.tick(done, !more);
     const evalNow = periodic.take('eval', inSync && more);
     if ((progress.due(done) && inSync) || evalNow) tally.progress(progress, done, steps, cfg.globalBatch, comm.rank === 0 ? io.log : null);
-    if (periodic.take('metrics', inSync)) recorder?.record(done, denseLrAt(rep.hyper, step), rep.hyper.lrEmbed);
     if (periodic.take('check', inSync && more)) {
       await steps.refresh(done);
       await checkReplicas(rep, comm, done);
     }
     if (periodic.take('save', inSync && more && cfg.save !== undefined)) await saveAt(cfg, data, rep, steps, done, comm.rank, io.log);
-    if (evalNow && (await periodicEval(cfg, evals, done, comm.rank, io.log))) {
-      stoppedAt = done;
-      if (recorder && recorder.recordedThrough !== done) recorder.record(done, denseLrAt(rep.hyper, step), rep.hyper.lrEmbed);
-    }
+    if (evalNow && (await periodicEval(cfg, evals, done, comm.rank, io.log))) stoppedAt = done;
+    // The last record waits for the updates applied after the last step (settle, below).
+    else if (periodic.take('metrics', inSync && more)) recorder?.record(done, denseLrAt(rep.hyper, step), rep.hyper.lrEmbed);
   }
   const end = stoppedAt ?? total;
   const { owed } = await steps.finish();
   // The final refresh (sharded, ps: gathering the owners' rows) is part of producing the model, and is
   // charged to comm: inside the training time, so the step split adds up.
   await steps.refresh(end);
+  const settled = await steps.settle();
+  tally.add(settled);
+  recorder?.add(settled);
+  recorder?.record(end, denseLrAt(rep.hyper, end - 1), rep.hyper.lrEmbed);
   const trainSeconds = (performance.now() - tTrain) / 1000 - evals.seconds;
   await checkReplicas(rep, comm, end);
   // Stopped early right after an evaluation of this very model (nothing owed, nothing to refresh): that is the final one.
@@ -187,20 +194,25 @@ async function periodicEval(cfg: TrainConfig, evals: Evaluations, step: number, 
   return stop;
 }
 
-/** The global training loss (where the ranks met) and CowClip's clip fractions over the run. */
+/** The global training loss and CowClip's figures, summed where the ranks met. */
 class Tally {
   lossSum = 0;
   lossRows = 0;
   private windowLoss = 0;
   private windowRows = 0;
-  clipSum = 0;
+  /** Rows CowClip looked at and clipped: over the run, and since the last progress line. */
+  readonly clip = new ClipWindow();
+  private readonly windowClip = new ClipWindow();
+  /** The clip fraction of the last meeting where CowClip saw rows. */
   clipLast = 0;
   lastLogloss = NaN;
 
-  add(loss: { sum: number; rows: number } | null, clip: number): void {
-    this.clipLast = clip;
-    this.clipSum += clip;
-    if (!loss) return;
+  add(met: Met | null): void {
+    if (!met) return;
+    const { loss, counts } = met;
+    this.clip.add(counts);
+    this.windowClip.add(counts);
+    if (counts.clipRows > 0) this.clipLast = counts.clipped / counts.clipRows;
     this.lossSum += loss.sum;
     this.lossRows += loss.rows;
     this.windowLoss += loss.sum;
@@ -210,7 +222,8 @@ class Tally {
   /** A progress line with the loss since the last one (and, at debug level, the step split so far). */
   progress(progress: Progress, step: number, steps: StepRunner, globalBatch: number, log: Logger | null): void {
     this.lastLogloss = this.windowLoss / this.windowRows;
-    progress.report(step, `epoch ${(step / steps.plan.stepsPerEpoch).toFixed(2)} loss ${this.lastLogloss.toFixed(4)} clip ${(this.clipLast * 100).toFixed(2)}%`, step * globalBatch);
+    progress.report(step, `epoch ${(step / steps.plan.stepsPerEpoch).toFixed(2)} loss ${this.lastLogloss.toFixed(4)} clip ${(this.windowClip.fraction * 100).toFixed(2)}%`, step * globalBatch);
+    this.windowClip.clear();
     log?.debug(`step ${step} time so far (ms/step): ${Object.entries(steps.time).map(([k, v]) => `${k} ${(v / steps.stepsRun).toFixed(1)}`).join(', ')}; ${describeTransfer(steps.grads.stats)}`);
     this.windowLoss = this.windowRows = 0;
   }
@@ -235,7 +248,7 @@ function result(r: { rep: Replica; steps: StepRunner; comm: Communicator; evals:
     eval: r.ev,
     history: r.evals.history,
     best: r.evals.best!,
-    clipFraction: { mean: tally.clipSum / end, last: tally.clipLast },
+    clipFraction: { mean: tally.clip.fraction, last: tally.clipLast },
     time: { data: ms.data / 1000, compute: ms.compute / 1000, merge: ms.merge / 1000, comm: ms.comm / 1000, update: ms.update / 1000 },
     transfer: steps.grads.stats,
     bytes: { sent: comm.stats.bytesSent + meter.direct.sent, received: comm.stats.bytesReceived + meter.direct.received, densePerStep: meter.bytes.dense / end, sparsePerStep: meter.bytes.sparse / end },

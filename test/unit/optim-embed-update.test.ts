@@ -22,12 +22,13 @@ function batch(): { field: SparseGrad; first: SparseGrad } {
   };
 }
 
-function run(opts: Partial<EmbedUpdateOptions>): { up: EmbeddingUpdater; stats: ReturnType<EmbeddingUpdater['update']> } {
+function run(opts: Partial<EmbedUpdateOptions>): { up: EmbeddingUpdater; stats: EmbeddingUpdater['applied'] } {
   const field = new EmbeddingTable(6, 2, Float32Array.from(W0));
   const first = new EmbeddingTable(6, 1, Float32Array.from(W1));
   const up = new EmbeddingUpdater(field, first, { mode: 'lazy', lr: 0.01, lambda: 0.25, clip: true, ratio: 1, zeta: 1e-5, ...opts });
   const g = batch();
-  return { up, stats: up.update(g.field, g.first, 1) };
+  up.update(g.field, g.first, 1);
+  return { up, stats: up.applied };
 }
 
 const rows = (a: Float32Array, dim: number, ...ids: number[]): number[] => ids.flatMap((id) => Array.from(a.subarray(id * dim, id * dim + dim)));
@@ -66,6 +67,14 @@ t.test('dense: absent rows are clipped with count 1 but not counted', (t) => {
   const { up, stats } = run({ mode: 'dense', ratio: 0.25 });
   t.same(stats, { rowsInBatch: 2, rowsClipped: 2 });
   near(t, rows((up.fieldOpt as Adam).m, 2, 0, 1, 4), [0.015, 0.02, 0.0225, 0.03, 0.0015, 0.002], 'moments');
+  t.end();
+});
+
+t.test('the updater adds up what it applied, update after update', (t) => {
+  const { up } = run({ mode: 'lazy' });
+  const g = batch();
+  up.update(g.field, g.first, 2);
+  t.same(up.applied, { rowsInBatch: 4, rowsClipped: 4 });
   t.end();
 });
 

@@ -72,6 +72,7 @@ t.test('refusals name the reason; strangers are ignored; a welcomed worker is se
   await w.send([encodeHeader({ t: 'push', step: 1 }), Buffer.from(new Float32Array(denseLen).fill(1).buffer), Buffer.from(grad)]);
   const after = await pulled;
   t.equal(after.reply.applied, 1, 'the pull for step 2 was answered after step 1 was applied');
+  t.same([before.reply.rowsInBatch, after.reply.rowsInBatch], [0, 1], 'answers carry the rows the server updated so far');
   const [d0, d1] = [new Float32Array(before.frames[0].buffer.slice(before.frames[0].byteOffset)), new Float32Array(after.frames[0].buffer.slice(after.frames[0].byteOffset))];
   t.ok(d1.every((v, i) => v < d0[i]), 'every dense weight moved against its gradient');
   t.not(Buffer.compare(before.frames[1], after.frames[1]), 0, 'row 3 moved');

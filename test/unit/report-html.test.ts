@@ -141,7 +141,7 @@ t.test('run page: summary, every curve from the metrics records, step time bars 
     ['MLP', '400-400'],
     ['learning rate (dense / embeddings)', '1.00e-3 / 3.00e-3 (after the cowclip scaling rule; warmup 10 steps)'],
     ['CowClip', 'on (paper form, r = 1, zeta = 0.00001)'],
-    ['rows clipped (mean / last step)', '0.00% / 0.00%'],
+    ['rows clipped (run / last step)', '0.00% / 0.00%'],
     ['seed', '42'],
     ['started', '2026-12-04T18:00:00.000Z'],
     ['command', 'ddp-launch -n 2 --mlp 400,400 &lt;quick&gt;'],
