@@ -19,6 +19,7 @@ export const LAYERS = [
   ['src/sparse'],
   ['src/model'],
   ['src/optim'],
+  ['src/gpu'],
   ['src/backend'],
   ['src/config'],
   ['src/replica'],
@@ -30,8 +31,8 @@ export const LAYERS = [
   ['launcher', 'src/index.ts'],
 ];
 
-/** Besides the layers: what knows nothing of networking (models, optimizers, data, rows, kernels) never imports it. */
-export const NEVER = [[['src/model', 'src/optim', 'src/data', 'src/sparse', 'src/kernels'], ['src/comm', 'src/wire', 'topology']]];
+/** Besides the layers: what knows nothing of networking (models, optimizers, data, rows, kernels, GPU programs) never imports it. */
+export const NEVER = [[['src/model', 'src/optim', 'src/data', 'src/sparse', 'src/kernels', 'src/gpu'], ['src/comm', 'src/wire', 'topology']]];
 
 const CODE = ['src', 'launcher', 'topology'];
 
