@@ -1,0 +1,153 @@
+/**
+ * One embedding table and its optimizer state on the GPU, and the lazy embedding update over it: per row of
+ * the merged gradient, L2 (g + 2 lambda w), CowClip with the row's count (threshold cnt x max(r ||w||, floor)),
+ * then Adam or SGD, in one invocation per row, the host EmbeddingUpdater's formulas in float32.
+ *
+ * Row r of the state holds its weights, then (Adam) its first and second moments: [w | m | v], dim values each,
+ * so the update reads and writes one row in one place, in place (the state is the program's output; WebGPU
+ * forbids binding a buffer as both input and output of one dispatch). A lookup reads the weights only.
+ * Adam's 1 - beta1 and 1 - beta2 come in computed in float64, as the host has them: 1 - float32(0.999) is
+ * 1.3e-5 away from 0.001, which would show in every second moment.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { GpuSparseGrad } from './merge.js';
+import { FlatProgram, run } from './programs.js';
+
+/** What the update does to a row, as the host EmbeddingUpdater's options say it. */
+export interface GpuUpdateOptions {
+  lr: number;
+  /** lambda of the L2 term lambda ||W||^2 (gradient 2 lambda W). */
+  lambda: number;
+  /** CowClip: null for none (the first-order table, --no-cowclip), else r and the threshold's floor. */
+  clip: { ratio: number; floor: number } | null;
+  optimizer: 'adam' | 'sgd';
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+}
+
+const f = (v: number) => ({ type: 'float32' as const, data: [v] });
+const i = (v: number) => ({ type: 'int32' as const, data: [v] });
+
+/** L2, then CowClip's decision and scale for row j: `g` ends up clipped; `clipped` says whether it was. */
+const CLIP_SNIPPET = `
+    let id = ids[j];
+    let base = id * uniforms.slots * uniforms.dim;
+    var ww = 0.0;
+    var gg = 0.0;
+    for (var k = 0; k < uniforms.dim; k++) {
+      let w = STATE[base + k];
+      let g = grads[j * uniforms.stride + uniforms.col + k] + uniforms.l2 * w;
+      ww = ww + w * w;
+      gg = gg + g * g;
+    }
+    let gNorm = sqrt(gg);
+    let t = counts[j] * max(uniforms.ratio * sqrt(ww), uniforms.least);
+    let clipped = uniforms.clip == 1 && gNorm > t;
+    let scale = select(1.0, t / gNorm, clipped);`;
+
+const flagsProgram = (u: number) =>
+  new FlatProgram(
+    'ddpEmbedClipFlags',
+    ['state', 'ids', 'counts', 'grads'],
+    [u],
+    'u : i32, dim : i32, slots : i32, stride : i32, col : i32, l2 : f32, clip : i32, ratio : f32, least : f32,',
+    u,
+    `if (i >= uniforms.u) { return; }
+    let j = i;
+    ${CLIP_SNIPPET.replaceAll('STATE', 'state')}
+    result[j] = select(0, 1, clipped);`,
+  );
+
+const updateProgram = (rows: number, slots: number, dim: number, u: number) =>
+  new FlatProgram(
+    'ddpEmbedUpdate',
+    ['ids', 'counts', 'grads'],
+    [rows * slots * dim],
+    'u : i32, dim : i32, slots : i32, stride : i32, col : i32, l2 : f32, clip : i32, ratio : f32, least : f32, adam : i32, lr : f32, b1 : f32, b2 : f32, c1 : f32, c2 : f32, eps : f32,',
+    u,
+    `if (i >= uniforms.u) { return; }
+    let j = i;
+    ${CLIP_SNIPPET.replaceAll('STATE', 'result')}
+    for (var k = 0; k < uniforms.dim; k++) {
+      let w = result[base + k];
+      let g = (grads[j * uniforms.stride + uniforms.col + k] + uniforms.l2 * w) * scale;
+      if (uniforms.adam == 1) {
+        let m = uniforms.b1 * result[base + uniforms.dim + k] + uniforms.c1 * g;
+        let v = uniforms.b2 * result[base + 2 * uniforms.dim + k] + uniforms.c2 * g * g;
+        result[base + uniforms.dim + k] = m;
+        result[base + 2 * uniforms.dim + k] = v;
+        result[base + k] = w - (uniforms.lr * m) / (sqrt(v) + uniforms.eps);
+      } else {
+        result[base + k] = w - uniforms.lr * g;
+      }
+    }`,
+  );
+
+const gatherProgram = (n: number, slots: number, dim: number) =>
+  new FlatProgram('ddpEmbedGather', ['state', 'ids'], [n * dim], 'count : i32, dim : i32, slots : i32,', n * dim, `if (i >= uniforms.count) { return; }
+    let r = i / uniforms.dim;
+    result[i] = state[ids[r] * uniforms.slots * uniforms.dim + i - r * uniforms.dim];`);
+
+export class GpuTable {
+  /** Values per row per weight: 1 (SGD) or 3 (Adam: weights, m, v). */
+  readonly slots: number;
+  private state: tf.Tensor1D;
+
+  /** Uploads the table's weights and optimizer state (Adam: m then v; SGD: none), each [rows * dim]. */
+  constructor(
+    readonly rows: number,
+    readonly dim: number,
+    weights: Float32Array,
+    optimizerState: readonly Float32Array[],
+  ) {
+    this.slots = 1 + optimizerState.length;
+    const arrays = [weights, ...optimizerState];
+    for (const a of arrays) if (a.length !== rows * dim) throw new RangeError(`GpuTable: ${a.length} values for ${rows} rows x ${dim}`);
+    const host = new Float32Array(rows * this.slots * dim);
+    for (let r = 0; r < rows; r++) arrays.forEach((a, s) => host.set(a.subarray(r * dim, (r + 1) * dim), (r * this.slots + s) * dim));
+    this.state = tf.keep(tf.tensor1d(host));
+  }
+
+  /** The weights of rows `ids` ([n] int32) as a [n * dim] tensor (e.g. a batch's model input). */
+  gather(ids: tf.Tensor1D): tf.Tensor1D {
+    return run(gatherProgram(ids.size, this.slots, this.dim), [this.state, ids], 'float32', [i(ids.size * this.dim), i(this.dim), i(this.slots)]) as tf.Tensor1D;
+  }
+
+  /**
+   * The lazy update of the rows of `grad` (distinct ids), from columns [col, col + dim) of its rows, at step t
+   * (Adam's bias correction). Returns how many rows CowClip scaled down.
+   */
+  async update(grad: GpuSparseGrad, col: number, opts: GpuUpdateOptions, t: number): Promise<number> {
+    const u = grad.ids.size;
+    if (u === 0) return 0;
+    if (col < 0 || col + this.dim > grad.dim) throw new RangeError(`GpuTable.update: columns [${col}, ${col + this.dim}) outside rows of ${grad.dim}`);
+    const adam = opts.optimizer === 'adam';
+    if ((adam ? 3 : 1) !== this.slots) throw new RangeError(`GpuTable.update: ${opts.optimizer} on a table with ${this.slots - 1} state arrays`);
+    const lr = adam ? (opts.lr * Math.sqrt(1 - opts.beta2 ** t)) / (1 - opts.beta1 ** t) : opts.lr;
+    const clip = opts.clip;
+    const common = [i(u), i(this.dim), i(this.slots), i(grad.dim), i(col), f(2 * opts.lambda), i(clip ? 1 : 0), f(clip?.ratio ?? 0), f(clip?.floor ?? 0)];
+    let clipped = 0;
+    if (clip) {
+      // Decided on the weights before the update: the same decision the update takes.
+      const flags = run(flagsProgram(u), [this.state, grad.ids, grad.counts, grad.rows], 'int32', common);
+      const sum = tf.sum(flags);
+      clipped = (await sum.data())[0];
+      tf.dispose([flags, sum]);
+    }
+    run(updateProgram(this.rows, this.slots, this.dim, u), [grad.ids, grad.counts, grad.rows], 'float32', [...common, i(adam ? 1 : 0), f(lr), f(opts.beta1), f(opts.beta2), f(1 - opts.beta1), f(1 - opts.beta2), f(opts.epsilon)], this.state);
+    return clipped;
+  }
+
+  /** Reads the table back: its weights and optimizer state arrays, [rows * dim] each (checkpoints, evaluation). */
+  async download(): Promise<Float32Array[]> {
+    const host = (await this.state.data()) as Float32Array;
+    const out = Array.from({ length: this.slots }, () => new Float32Array(this.rows * this.dim));
+    for (let r = 0; r < this.rows; r++) out.forEach((a, s) => a.set(host.subarray((r * this.slots + s) * this.dim, (r * this.slots + s + 1) * this.dim), r * this.dim));
+    return out;
+  }
+
+  dispose(): void {
+    this.state.dispose();
+  }
+}

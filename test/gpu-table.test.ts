@@ -1,0 +1,89 @@
+// The lazy embedding update on the GPU (src/gpu/table.ts) against the host's EmbeddingUpdater: L2, CowClip with
+// counts and Adam or SGD over 5 steps of merged gradients, within 1e-5 relative on weights and moments, with the
+// same rows clipped. In this process, on whatever adapter Dawn finds (lavapipe in CI).
+import t from 'tap';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../src/backend/select.js';
+import { mergeRowsGpu } from '../src/gpu/merge.js';
+import { GpuTable } from '../src/gpu/table.js';
+import { EmbeddingTable } from '../src/model/embedding.js';
+import { Adam } from '../src/optim/adam.js';
+import { EmbeddingUpdater } from '../src/optim/embed-update.js';
+import { splitPacked } from '../src/sparse/packed.js';
+import { mergeRows } from '../src/sparse/merge.js';
+import { Rng } from '../src/util/rng.js';
+import { GPU_ENV, needWebGpu } from './helpers/gpu.js';
+
+const ROWS = 300;
+const DIM = 4;
+
+/** The largest difference relative to the tensor's largest value, as the equivalence tests measure (worstRelativeDiff). */
+function worst(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  let m = 0;
+  for (let k = 0; k < a.length; k++) {
+    d = Math.max(d, Math.abs(a[k] - b[k]));
+    m = Math.max(m, Math.abs(b[k]));
+  }
+  return m > 0 ? d / m : d;
+}
+
+if (needWebGpu(t)) {
+  t.before(async () => {
+    Object.assign(process.env, GPU_ENV);
+    await selectBackend({ forced: 'webgpu' });
+  });
+
+  for (const optimizer of ['adam', 'sgd'] as const) {
+    t.test(`${optimizer}: 5 lazy steps on the GPU = the host updater, clip decisions included`, async (t) => {
+      const rng = new Rng(11, 4);
+      const field = EmbeddingTable.normal(ROWS, DIM, 0.05, rng);
+      const first = new EmbeddingTable(ROWS, 1);
+      const host = new EmbeddingUpdater(field, first, { mode: 'lazy', lr: 0.05, lambda: 1e-3, clip: true, ratio: 0.3, zeta: 1e-3, optimizer });
+      const stateOf = (u: EmbeddingUpdater, which: 'fieldOpt' | 'firstOpt') => u[which].state.map((s) => s.data);
+      const gField = new GpuTable(ROWS, DIM, field.weights.slice(), stateOf(host, 'fieldOpt').map((a) => a.slice()));
+      const gFirst = new GpuTable(ROWS, 1, first.weights.slice(), stateOf(host, 'firstOpt').map((a) => a.slice()));
+      const opts = { lr: 0.05, lambda: 1e-3, optimizer, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+      let clippedOnGpu = 0;
+      for (let step = 1; step <= 5; step++) {
+        // 400 lookups into 300 rows: repeats, counts up to ~6, gradients large enough for CowClip to fire on some rows.
+        const ids = Int32Array.from({ length: 400 }, () => Math.floor(rng.next() ** 2 * ROWS));
+        const rows = Float32Array.from({ length: 400 * (DIM + 1) }, () => (rng.next() - 0.5) * 0.2);
+        const merged = mergeRows(ids, null, rows, DIM + 1);
+        const idsT = tf.tensor1d(ids, 'int32');
+        const rowsT = tf.tensor1d(rows);
+        const grad = await mergeRowsGpu(idsT, rowsT, DIM + 1);
+        clippedOnGpu += await gField.update(grad, 0, { ...opts, clip: { ratio: 0.3, floor: 1e-3 } }, step);
+        await gFirst.update(grad, DIM, { ...opts, clip: null }, step);
+        const { field: fg, linear } = splitPacked(merged, DIM);
+        host.update(fg, linear, step);
+        tf.dispose([idsT, rowsT, grad.ids, grad.counts, grad.rows]);
+      }
+      t.ok(host.applied.rowsClipped > 0 && host.applied.rowsClipped < host.applied.rowsInBatch, `CowClip fired on ${host.applied.rowsClipped} of ${host.applied.rowsInBatch} rows`);
+      t.equal(clippedOnGpu, host.applied.rowsClipped, 'the same rows clipped');
+      const [fw, ...fs] = await gField.download();
+      const [lw, ...ls] = await gFirst.download();
+      t.ok(worst(fw, field.weights) <= 1e-5, `field weights: worst ${worst(fw, field.weights).toExponential(2)}`);
+      t.ok(worst(lw, first.weights) <= 1e-5, `first-order weights: worst ${worst(lw, first.weights).toExponential(2)}`);
+      const names = optimizer === 'adam' ? ['m', 'v'] : [];
+      t.equal(fs.length, names.length);
+      names.forEach((n, s) => {
+        t.ok(worst(fs[s], stateOf(host, 'fieldOpt')[s]) <= 1e-5, `field ${n}: worst ${worst(fs[s], stateOf(host, 'fieldOpt')[s]).toExponential(2)}`);
+        t.ok(worst(ls[s], stateOf(host, 'firstOpt')[s]) <= 1e-5, `first-order ${n}: worst ${worst(ls[s], stateOf(host, 'firstOpt')[s]).toExponential(2)}`);
+      });
+      t.ok(host.fieldOpt instanceof Adam === (optimizer === 'adam'));
+      gField.dispose();
+      gFirst.dispose();
+    });
+  }
+
+  t.test('gather reads the weights of the asked rows', async (t) => {
+    const w = Float32Array.from({ length: 5 * 2 }, (_, k) => k);
+    const table = new GpuTable(5, 2, w, [new Float32Array(10), new Float32Array(10)]);
+    const ids = tf.tensor1d([4, 0, 4], 'int32');
+    const got = table.gather(ids);
+    t.same(Array.from(await got.data()), [8, 9, 0, 1, 8, 9]);
+    tf.dispose([ids, got]);
+    table.dispose();
+  });
+}
