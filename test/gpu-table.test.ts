@@ -1,5 +1,5 @@
-// The lazy embedding update on the GPU (src/gpu/table.ts) against the host's EmbeddingUpdater: L2, CowClip with
-// counts and Adam or SGD over 5 steps of merged gradients, within 1e-5 relative on weights and moments, with the
+// The embedding update on the GPU (src/gpu/table.ts) against the host's EmbeddingUpdater: L2, CowClip with
+// counts and Adam or SGD, lazy and dense, over 5 steps of merged gradients, within 1e-5 relative on weights and moments, with the
 // same rows clipped. In this process, on whatever adapter Dawn finds (lavapipe in CI).
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
@@ -34,12 +34,12 @@ if (needWebGpu(t)) {
     await selectBackend({ forced: 'webgpu' });
   });
 
-  for (const optimizer of ['adam', 'sgd'] as const) {
-    t.test(`${optimizer}: 5 lazy steps on the GPU = the host updater, clip decisions included`, async (t) => {
+  for (const [optimizer, mode] of [['adam', 'lazy'], ['sgd', 'lazy'], ['adam', 'dense'], ['sgd', 'dense']] as const) {
+    t.test(`${optimizer}, ${mode}: 5 steps on the GPU = the host updater, clip decisions included`, async (t) => {
       const rng = new Rng(11, 4);
       const field = EmbeddingTable.normal(ROWS, DIM, 0.05, rng);
       const first = new EmbeddingTable(ROWS, 1);
-      const host = new EmbeddingUpdater(field, first, { mode: 'lazy', lr: 0.05, lambda: 1e-3, clip: true, ratio: 0.3, zeta: 1e-3, optimizer });
+      const host = new EmbeddingUpdater(field, first, { mode, lr: 0.05, lambda: 1e-3, clip: true, ratio: 0.3, zeta: 1e-3, optimizer });
       const stateOf = (u: EmbeddingUpdater, which: 'fieldOpt' | 'firstOpt') => u[which].state.map((s) => s.data);
       const gField = new GpuTable(ROWS, DIM, field.weights.slice(), stateOf(host, 'fieldOpt').map((a) => a.slice()));
       const gFirst = new GpuTable(ROWS, 1, first.weights.slice(), stateOf(host, 'firstOpt').map((a) => a.slice()));
@@ -53,8 +53,8 @@ if (needWebGpu(t)) {
         const idsT = tf.tensor1d(ids, 'int32');
         const rowsT = tf.tensor1d(rows);
         const grad = await mergeRowsGpu(idsT, rowsT, DIM + 1);
-        clippedOnGpu += await gField.update(grad, 0, { ...opts, clip: { ratio: 0.3, floor: 1e-3 } }, step);
-        await gFirst.update(grad, DIM, { ...opts, clip: null }, step);
+        clippedOnGpu += await gField.update(grad, 0, { ...opts, clip: { ratio: 0.3, floor: 1e-3 } }, step, mode);
+        await gFirst.update(grad, DIM, { ...opts, clip: null }, step, mode);
         const { field: fg, linear } = splitPacked(merged, DIM);
         host.update(fg, linear, step);
         tf.dispose([idsT, rowsT, grad.ids, grad.counts, grad.rows]);

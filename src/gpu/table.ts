@@ -29,49 +29,53 @@ export interface GpuUpdateOptions {
 const f = (v: number) => ({ type: 'float32' as const, data: [v] });
 const i = (v: number) => ({ type: 'int32' as const, data: [v] });
 
-/** L2, then CowClip's decision and scale for row j: `g` ends up clipped; `clipped` says whether it was. */
-const CLIP_SNIPPET = `
-    let id = ids[j];
+/**
+ * Row `id` of the state and its merged gradient row `j` (-1: absent, a dense update's row outside the batch,
+ * whose gradient is L2 alone and whose count is 1): L2, then CowClip's decision and scale. `g(k)` is the
+ * row's gradient with L2; `clipped` says whether CowClip scales it (by `scale`).
+ */
+const clipSnippet = (state: string) => `
     let base = id * uniforms.slots * uniforms.dim;
+    let cnt = select(1.0, counts[max(j, 0)], j >= 0);
     var ww = 0.0;
     var gg = 0.0;
     for (var k = 0; k < uniforms.dim; k++) {
-      let w = STATE[base + k];
-      let g = grads[j * uniforms.stride + uniforms.col + k] + uniforms.l2 * w;
+      let w = ${state}[base + k];
+      let g = select(0.0, grads[max(j, 0) * uniforms.stride + uniforms.col + k], j >= 0) + uniforms.l2 * w;
       ww = ww + w * w;
       gg = gg + g * g;
     }
     let gNorm = sqrt(gg);
-    let t = counts[j] * max(uniforms.ratio * sqrt(ww), uniforms.least);
+    let t = cnt * max(uniforms.ratio * sqrt(ww), uniforms.least);
     let clipped = uniforms.clip == 1 && gNorm > t;
     let scale = select(1.0, t / gNorm, clipped);`;
 
-const flagsProgram = (u: number) =>
-  new FlatProgram(
-    'ddpEmbedClipFlags',
-    ['state', 'ids', 'counts', 'grads'],
-    [u],
-    'u : i32, dim : i32, slots : i32, stride : i32, col : i32, l2 : f32, clip : i32, ratio : f32, least : f32,',
-    u,
-    `if (i >= uniforms.u) { return; }
-    let j = i;
-    ${CLIP_SNIPPET.replaceAll('STATE', 'state')}
-    result[j] = select(0, 1, clipped);`,
-  );
+const CLIP_UNIFORMS = 'u : i32, dim : i32, slots : i32, stride : i32, col : i32, l2 : f32, clip : i32, ratio : f32, least : f32,';
 
-const updateProgram = (rows: number, slots: number, dim: number, u: number) =>
-  new FlatProgram(
-    'ddpEmbedUpdate',
-    ['ids', 'counts', 'grads'],
-    [rows * slots * dim],
-    'u : i32, dim : i32, slots : i32, stride : i32, col : i32, l2 : f32, clip : i32, ratio : f32, least : f32, adam : i32, lr : f32, b1 : f32, b2 : f32, c1 : f32, c2 : f32, eps : f32,',
-    u,
-    `if (i >= uniforms.u) { return; }
+const flagsProgram = (u: number) =>
+  new FlatProgram('ddpEmbedClipFlags', ['state', 'ids', 'counts', 'grads'], [u], CLIP_UNIFORMS, u, `if (i >= uniforms.u) { return; }
     let j = i;
-    ${CLIP_SNIPPET.replaceAll('STATE', 'result')}
+    let id = ids[j];
+    ${clipSnippet('state')}
+    result[j] = select(0, 1, clipped);`);
+
+/**
+ * The update, in place: lazy, one invocation per merged row (`rowOf` = ids); dense, one per table row
+ * (`rowOf` = the table row's merged row, or -1), so every row gets its L2 and optimizer step.
+ */
+const updateProgram = (rows: number, slots: number, dim: number, threads: number, dense: boolean) =>
+  new FlatProgram(
+    dense ? 'ddpEmbedUpdateDense' : 'ddpEmbedUpdateLazy',
+    ['rowOf', 'counts', 'grads'],
+    [rows * slots * dim],
+    `${CLIP_UNIFORMS} n : i32, adam : i32, lr : f32, b1 : f32, b2 : f32, c1 : f32, c2 : f32, eps : f32,`,
+    threads,
+    `if (i >= uniforms.n) { return; }
+    ${dense ? 'let id = i; let j = rowOf[i];' : 'let j = i; let id = rowOf[i];'}
+    ${clipSnippet('result')}
     for (var k = 0; k < uniforms.dim; k++) {
       let w = result[base + k];
-      let g = (grads[j * uniforms.stride + uniforms.col + k] + uniforms.l2 * w) * scale;
+      let g = (select(0.0, grads[max(j, 0) * uniforms.stride + uniforms.col + k], j >= 0) + uniforms.l2 * w) * scale;
       if (uniforms.adam == 1) {
         let m = uniforms.b1 * result[base + uniforms.dim + k] + uniforms.c1 * g;
         let v = uniforms.b2 * result[base + 2 * uniforms.dim + k] + uniforms.c2 * g * g;
@@ -83,6 +87,11 @@ const updateProgram = (rows: number, slots: number, dim: number, u: number) =>
       }
     }`,
   );
+
+/** Table row -> its merged row, written in place over a [rows] tensor of -1. */
+const slotsProgram = (rows: number, u: number) =>
+  new FlatProgram('ddpEmbedSlots', ['ids'], [rows], 'u : i32,', u, `if (i >= uniforms.u) { return; }
+    result[ids[i]] = i;`);
 
 const gatherProgram = (n: number, slots: number, dim: number) =>
   new FlatProgram('ddpEmbedGather', ['state', 'ids'], [n * dim], 'count : i32, dim : i32, slots : i32,', n * dim, `if (i >= uniforms.count) { return; }
@@ -115,12 +124,14 @@ export class GpuTable {
   }
 
   /**
-   * The lazy update of the rows of `grad` (distinct ids), from columns [col, col + dim) of its rows, at step t
-   * (Adam's bias correction). Returns how many rows CowClip scaled down.
+   * One update from the merged rows `grad` (distinct ids), columns [col, col + dim) of its rows, at step t
+   * (Adam's bias correction): lazy, the rows of `grad` only; dense, every row (absent rows: gradient L2 alone,
+   * clipped with count 1). Returns how many of `grad`'s rows CowClip scaled down (absent rows not counted).
    */
-  async update(grad: GpuSparseGrad, col: number, opts: GpuUpdateOptions, t: number): Promise<number> {
+  async update(grad: GpuSparseGrad, col: number, opts: GpuUpdateOptions, t: number, mode: 'lazy' | 'dense' = 'lazy'): Promise<number> {
     const u = grad.ids.size;
-    if (u === 0) return 0;
+    const dense = mode === 'dense';
+    if (u === 0 && !dense) return 0;
     if (col < 0 || col + this.dim > grad.dim) throw new RangeError(`GpuTable.update: columns [${col}, ${col + this.dim}) outside rows of ${grad.dim}`);
     const adam = opts.optimizer === 'adam';
     if ((adam ? 3 : 1) !== this.slots) throw new RangeError(`GpuTable.update: ${opts.optimizer} on a table with ${this.slots - 1} state arrays`);
@@ -128,14 +139,18 @@ export class GpuTable {
     const clip = opts.clip;
     const common = [i(u), i(this.dim), i(this.slots), i(grad.dim), i(col), f(2 * opts.lambda), i(clip ? 1 : 0), f(clip?.ratio ?? 0), f(clip?.floor ?? 0)];
     let clipped = 0;
-    if (clip) {
+    if (clip && u > 0) {
       // Decided on the weights before the update: the same decision the update takes.
       const flags = run(flagsProgram(u), [this.state, grad.ids, grad.counts, grad.rows], 'int32', common);
       const sum = tf.sum(flags);
       clipped = (await sum.data())[0];
       tf.dispose([flags, sum]);
     }
-    run(updateProgram(this.rows, this.slots, this.dim, u), [grad.ids, grad.counts, grad.rows], 'float32', [...common, i(adam ? 1 : 0), f(lr), f(opts.beta1), f(opts.beta2), f(1 - opts.beta1), f(1 - opts.beta2), f(opts.epsilon)], this.state);
+    const threads = dense ? this.rows : u;
+    const rowOf = dense ? run(slotsProgram(this.rows, u), [grad.ids], 'int32', [i(u)], tf.fill([this.rows], -1, 'int32')) : grad.ids;
+    const optimizer = [i(threads), i(adam ? 1 : 0), f(lr), f(opts.beta1), f(opts.beta2), f(1 - opts.beta1), f(1 - opts.beta2), f(opts.epsilon)];
+    run(updateProgram(this.rows, this.slots, this.dim, threads, dense), [rowOf, grad.counts, grad.rows], 'float32', [...common, ...optimizer], this.state);
+    if (dense) rowOf.dispose();
     return clipped;
   }
 
