@@ -56,7 +56,7 @@ export type CaseResult = ReturnType<typeof summariseCases>[number];
 /** The JSON line (every run kept; `results` are medians per case). */
 export interface ThroughputReport {
   bench: string;
-  machine: MachineInfo & { backend: string; adapter: string | null; tfjs: string; loadavgEnd: number[]; peakRssMB: number };
+  machine: MachineInfo & { backend: string; embedDevice: string; adapter: string | null; tfjs: string; loadavgEnd: number[]; peakRssMB: number };
   settings: {
     data: string;
     embeddingRows: number;

@@ -15,7 +15,7 @@
  * markdown table go to stdout, progress to stderr. bench/gpu.ts runs this with the GPU case's defaults.
  *
  *   node dist/bench/train-throughput.js [--batches 1024,8192] [--models deepfm] [--embed-updates dense,lazy]
- *     [--rows 1M | v1 | small | N] [--mlp 400,400,400] [--threads 1] [--steps N] [--repeats 5] [--backend wasm]
+ *     [--rows 1M | v1 | small | N] [--mlp 400,400,400] [--threads 1] [--steps N] [--repeats 5] [--backend wasm] [--embed-device auto|host|gpu]
  *     [--no-native] [--json FILE] [--python PATH | --no-torch] [--torch-device cpu|cuda] [--no-all-cores]
  *
  * --steps defaults to ~48K samples per repeat (48 steps at 1024, 6 at 8192); the default run takes ~8 min on
@@ -60,6 +60,7 @@ const OPTIONS = {
   steps: { type: 'string' },
   repeats: { type: 'string', default: '5' },
   backend: { type: 'string', default: 'wasm' },
+  'embed-device': { type: 'string', default: 'auto' },
   json: { type: 'string' },
   python: { type: 'string' },
   'torch-device': { type: 'string', default: 'cpu' },
@@ -119,7 +120,7 @@ export async function throughputBench(bench: string, argv: string[]): Promise<vo
   log(`${describeChoice(choice)}; ${kernels.description}`);
   const t0 = performance.now();
   // The worker's own data options, from the training flag defaults.
-  const flags = (...more: string[]) => parseTrainConfig(['--data', dataSpec, '--backend', values.backend, '--mlp', values.mlp, '--log-every', '0', ...more]);
+  const flags = (...more: string[]) => parseTrainConfig(['--data', dataSpec, '--backend', values.backend, '--embed-device', values['embed-device'], '--mlp', values.mlp, '--log-every', '0', ...more]);
   const base = flags();
   const data = await loadData({ data: base.data, split: base.split, seed: base.seed, minCount: base.minCount, numericTransform: base.numeric, skipBadLines: base.skipBadLines, onProgress: log });
   log(`data: ${data.description} (${((performance.now() - t0) / 1e3).toFixed(1)} s)`);
@@ -156,7 +157,7 @@ export async function throughputBench(bench: string, argv: string[]): Promise<vo
   const torchNote = referenceNote(base.mlp, choice.name, gpu, torchDevice);
   const report: ThroughputReport = {
     bench,
-    machine: { ...machine, backend: choice.name, adapter: choice.adapter?.description ?? null, tfjs: tf.version.tfjs, loadavgEnd: loadavgNow(), peakRssMB: process.resourceUsage().maxRSS / 1024 },
+    machine: { ...machine, backend: choice.name, embedDevice: values['embed-device'], adapter: choice.adapter?.description ?? null, tfjs: tf.version.tfjs, loadavgEnd: loadavgNow(), peakRssMB: process.resourceUsage().maxRSS / 1024 },
     settings: {
       data: dataSpec, embeddingRows: data.totalRows, rowsAsked: wantRows, mlp: base.mlp, worldSize: 1, warmupSteps: WARMUP_STEPS, repeats, threads,
       oursThreads: choice.name === 'wasm' ? 1 : 'backend default', kernels: kernels.description, transfer: stepOptions.transfer,

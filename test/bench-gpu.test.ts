@@ -11,7 +11,7 @@ const TINY = ['--batches', '256', '--steps', '2', '--repeats', '1', '--rows', 's
 
 interface Report {
   bench: string;
-  machine: { backend: string };
+  machine: { backend: string; embedDevice: string };
   settings: { mlp: number[]; transfer: string };
   torch: string | { version: string; device: string };
   results: {
@@ -40,8 +40,11 @@ if (needWebGpu(t)) {
     t.ok(r.samplesPerSec > 0, `ours timed (${Math.round(r.samplesPerSec)} samples/s)`);
     t.same(Object.keys(r.splitMs), ['data', 'compute', 'merge', 'comm', 'update']);
     t.ok(r.transfer, 'transfer split present');
-    t.equal(r.transfer!.uploads, 1, 'one upload per step');
-    t.equal(r.transfer!.readbacks, 1, 'one readback per step');
+    // The tables on the GPU (--embed-device auto on webgpu): up, the step's inputs, the ids and the global
+    // merged rows; down, the step's results, the merge's distinct-id count, the merged payload, CowClip's count.
+    t.equal(json.machine.embedDevice, 'auto');
+    t.equal(r.transfer!.uploads, 3, 'three uploads per step');
+    t.equal(r.transfer!.readbacks, 4, 'four readbacks per step');
     t.ok(r.transfer!.upMB > 0 && r.transfer!.downMB > 0, 'bytes both ways');
     t.ok(r.transfer!.deviceMs + r.transfer!.readbackMs <= r.splitMs.compute + 1e-9, 'device and readback are part of compute');
     t.match(res.stdout, /\| tfjs split: pack \/ dispatch \/ device \/ readback ms \| per step: uploads \(MB\) \/ readbacks \(MB\) \|/, 'markdown table with the split');
@@ -58,5 +61,15 @@ if (needWebGpu(t)) {
     t.ok(r.torch && r.torch.samplesPerSec > 0, 'torch on cuda timed');
     t.ok(Math.abs(r.ratio! - r.samplesPerSec / r.torch!.samplesPerSec) < 1e-12, 'ratio = ours / torch');
     t.match(res.stdout, /torch samples\/s \(cuda\)/);
+  });
+
+  t.test('bench/gpu --embed-device host: the tables on the host, one upload and one readback per step', async (t) => {
+    const res = spawnSync(process.execPath, [BENCH, ...TINY, '--embed-device', 'host', '--no-torch'], { encoding: 'utf8', timeout: 180_000, env: { ...process.env, ...GPU_ENV } });
+    t.equal(res.status, 0, res.stderr);
+    const json = JSON.parse(res.stdout.split('\n').find((l) => l.startsWith('{'))!) as Report;
+    t.equal(json.machine.embedDevice, 'host');
+    const [r] = json.results;
+    t.equal(r.transfer!.uploads, 1, 'one upload per step');
+    t.equal(r.transfer!.readbacks, 1, 'one readback per step');
   });
 }

@@ -57,6 +57,8 @@ if (needWebGpu(t)) {
         await gFirst.update(grad, DIM, { ...opts, clip: null }, step, mode);
         const { field: fg, linear } = splitPacked(merged, DIM);
         host.update(fg, linear, step);
+        // A read back between updates must not make later reads stale.
+        if (step === 2) await gField.download();
         tf.dispose([idsT, rowsT, grad.ids, grad.counts, grad.rows]);
       }
       t.ok(host.applied.rowsClipped > 0 && host.applied.rowsClipped < host.applied.rowsInBatch, `CowClip fired on ${host.applied.rowsClipped} of ${host.applied.rowsInBatch} rows`);

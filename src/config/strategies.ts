@@ -26,23 +26,33 @@ export interface StrategyTraits {
     /** --resume and --init-from: it starts from the seed. */
     startFrom?: string;
     skipNonfinite?: string;
+    /** --embed-device gpu: why its embedding update cannot run on tables kept on the GPU. */
+    gpuEmbeddings?: string;
   };
 }
 
 const PS_REFUSALS = (name: string) => ({
   skipNonfinite: `--skip-nonfinite does not work with --sync ${name} yet: the servers expect every step's gradients`,
   startFrom: `with --sync ${name}: parameter servers start from the seed; use --sync allreduce, which trains the same model`,
+  gpuEmbeddings: 'the parameter servers hold the tables',
 });
 
 export const STRATEGIES = {
   allreduce: { help: 'per-ID global merge, CowClip with global counts', servers: false, meets: 'every step' },
   dense: { help: 'embedding grads densified to whole tables and all-reduced: same maths, more bytes', servers: false, meets: 'every step' },
-  'local-clip': { help: "CowClip with each rank's local counts, then average: the naive port", servers: false, meets: 'every step', clips: 'local' },
+  'local-clip': {
+    help: "CowClip with each rank's local counts, then average: the naive port",
+    servers: false,
+    meets: 'every step',
+    clips: 'local',
+    refuses: { gpuEmbeddings: 'it clips on the host with the host table' },
+  },
   'local-sgd': {
     help: 'replicas train alone, parameters averaged every --sync-every steps',
     servers: false,
     meets: 'every --sync-every steps',
     param: { flag: '--sync-every', min: 1 },
+    refuses: { gpuEmbeddings: 'it averages the host tables' },
   },
   hybrid: {
     help: 'dense synchronous, embedding updates applied one step late so their exchange overlaps the next step',
@@ -54,6 +64,7 @@ export const STRATEGIES = {
     help: 'each rank owns the embedding rows whose ID hashes to it: rows go to their owner by all-to-all, the owner applies the allreduce maths, ranks pull the rows of each batch: fewer bytes from 3 ranks on',
     servers: false,
     meets: 'every step',
+    refuses: { gpuEmbeddings: 'the owners keep their rows on the host' },
   },
   ps: {
     help: 'parameter servers, started by ddp-launch --servers K, own the parameters and apply every update: the allreduce maths',

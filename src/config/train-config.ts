@@ -124,6 +124,14 @@ export const TRAIN_FLAGS = [
   },
   { group: 'Output', name: 'report', placeholder: 'FILE', type: 'string', help: 'write the run report JSON to FILE' },
   { group: 'Training', name: 'backend', type: 'string', default: 'auto', choices: ['auto', ...BACKEND_NAMES], help: 'tensor backend (auto: the first that loads of node-gpu, webgpu on a real GPU, node, wasm, cpu)' },
+  {
+    group: 'Training',
+    name: 'embed-device',
+    type: 'string',
+    default: 'auto',
+    choices: ['auto', 'host', 'gpu'],
+    help: 'where the embedding tables, their lookup, per-ID merge, CowClip and optimizer live: gpu (webgpu backend: only ids go up, merged rows cross), host, or auto (gpu on the webgpu backend where the strategy allows it)',
+  },
 ] as const satisfies readonly FlagSpec[];
 
 /** Parsed training flags, typed from TRAIN_FLAGS (a flag without a default may be undefined); --mlp as sizes. */
@@ -152,6 +160,10 @@ export function parseTrainConfig(argv: readonly string[]): TrainConfig {
   if (cfg.skipNonfinite && refuses?.skipNonfinite) throw new UserError(refuses.skipNonfinite);
   for (const [flag, given] of [['--resume', cfg.resume], ['--init-from', cfg.initFrom]] as const) {
     if (given !== undefined && refuses?.startFrom) throw new UserError(`${flag} ${refuses.startFrom}`);
+  }
+  if (cfg.embedDevice === 'gpu') {
+    if (refuses?.gpuEmbeddings) throw new UserError(`--embed-device gpu does not work with --sync ${cfg.sync} yet: ${refuses.gpuEmbeddings}`);
+    if (cfg.backend !== 'auto' && cfg.backend !== 'webgpu') throw new UserError(`--embed-device gpu needs the webgpu backend, not --backend ${cfg.backend}`);
   }
 
   // Specs are checked here so the launcher rejects them once, before starting any worker.

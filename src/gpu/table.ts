@@ -98,6 +98,10 @@ const gatherProgram = (n: number, slots: number, dim: number) =>
     let r = i / uniforms.dim;
     result[i] = state[ids[r] * uniforms.slots * uniforms.dim + i - r * uniforms.dim];`);
 
+const copyProgram = (n: number) =>
+  new FlatProgram('ddpEmbedCopy', ['state'], [n], 'count : i32,', n, `if (i >= uniforms.count) { return; }
+    result[i] = state[i];`);
+
 export class GpuTable {
   /** Values per row per weight: 1 (SGD) or 3 (Adam: weights, m, v). */
   readonly slots: number;
@@ -154,9 +158,16 @@ export class GpuTable {
     return clipped;
   }
 
-  /** Reads the table back: its weights and optimizer state arrays, [rows * dim] each (checkpoints, evaluation). */
+  /**
+   * Reads the table back: its weights and optimizer state arrays, [rows * dim] each (checkpoints, evaluation).
+   * Through a copy made on the GPU: tfjs keeps what data() read on the host and would answer the next read
+   * from there, blind to the updates written in place since.
+   */
   async download(): Promise<Float32Array[]> {
-    const host = (await this.state.data()) as Float32Array;
+    const n = this.rows * this.slots * this.dim;
+    const copy = run(copyProgram(n), [this.state], 'float32', [i(n)]);
+    const host = (await copy.data()) as Float32Array;
+    copy.dispose();
     const out = Array.from({ length: this.slots }, () => new Float32Array(this.rows * this.dim));
     for (let r = 0; r < this.rows; r++) out.forEach((a, s) => a.set(host.subarray((r * this.slots + s) * this.dim, (r * this.slots + s + 1) * this.dim), r * this.dim));
     return out;

@@ -34,6 +34,22 @@ export interface StepOutput {
 
 export type TransferMode = 'direct' | 'packed';
 
+/** A batch's embedding inputs already on the tensor backend (looked up from tables kept there). */
+export interface DeviceInputs {
+  /** [B, F * d] field embeddings. */
+  emb: tf.Tensor2D;
+  /** [B, F] first-order weights. */
+  linear: tf.Tensor2D;
+}
+
+/** computeOnDevice's result: as StepOutput, with the gradient rows left on the backend. */
+export interface DeviceStepOutput {
+  lossSum: number;
+  gradDense: Float32Array;
+  /** [B * F * (d + 1)], StepOutput.gradRows's layout; the caller disposes it. */
+  gradRows: tf.Tensor1D;
+}
+
 export interface StepOptions {
   transfer: TransferMode;
   /**
@@ -96,7 +112,10 @@ export class GradientComputer {
   /** Direct mode: reused by every compute(); the returned arrays are views valid until the next call. */
   private readonly gradDense: Float32Array;
   private readonly gradRows: Float32Array;
-  /** Packed mode: [dense weights | emb | linear | numeric | labels], sections sized for maxBatch. */
+  /**
+   * Packed mode: [dense weights | numeric | labels | emb | linear], sections sized for maxBatch. The gathered
+   * embeddings come last so that a step whose embeddings are already on the device uploads the prefix only.
+   */
   private readonly staging: Float32Array;
   private readonly at: { emb: number; linear: number; numeric: number; labels: number };
 
@@ -111,12 +130,12 @@ export class GradientComputer {
     const packed = this.transfer === 'packed';
     this.gradDense = new Float32Array(packed ? 0 : model.numDense);
     this.gradRows = new Float32Array(packed ? 0 : maxBatch * F * (d + 1));
-    const emb = model.numDense;
-    const linear = emb + maxBatch * F * d;
-    const numeric = linear + maxBatch * F;
+    const numeric = model.numDense;
     const labels = numeric + maxBatch * nn;
+    const emb = labels + maxBatch;
+    const linear = emb + maxBatch * F * d;
     this.at = { emb, linear, numeric, labels };
-    this.staging = new Float32Array(packed ? labels + maxBatch : 0);
+    this.staging = new Float32Array(packed ? linear + maxBatch * F : 0);
   }
 
   /**
@@ -182,6 +201,37 @@ export class GradientComputer {
     return { lossSum: host[0], gradDense: host.subarray(1, 1 + nd), gradRows: host.subarray(1 + nd, 1 + nd + B * F * (d + 1)) };
   }
 
+  /**
+   * compute() for a batch whose embedding inputs are already tensors on the backend (looked up there, packed
+   * mode only): only the weights, numeric features and labels are uploaded, and the gradient rows stay on the
+   * backend, as one [B * F * (d + 1)] tensor in gradRows' layout that the caller owns (and disposes).
+   */
+  async computeOnDevice(dense: Float32Array, batch: BatchArrays, denominator: number, device: DeviceInputs): Promise<DeviceStepOutput> {
+    if (this.transfer !== 'packed') throw new Error('computeOnDevice: embeddings on the device need the packed transfer mode (the webgpu backend)');
+    const B = this.checkBatch(dense, batch);
+    if (!(denominator > 0)) throw new RangeError(`compute: denominator must be > 0, got ${denominator}`);
+    const { model } = this;
+    const { numFields: F, embedDim: d } = model.config;
+    if (device.emb.shape[0] !== B || device.emb.shape[1] !== F * d || device.linear.shape[0] !== B || device.linear.shape[1] !== F) {
+      throw new RangeError(`computeOnDevice: embedding inputs [${device.emb.shape}] and [${device.linear.shape}] for a batch of ${B} x ${F} fields x ${d}`);
+    }
+    const numParams = model.params.length;
+    let rows: tf.Tensor1D | null = null;
+    const host = await this.runPacked(
+      dense,
+      batch,
+      B,
+      (params, inputs, labels) => {
+        const loss = (...xs: tf.Tensor[]): tf.Scalar => bceSum(model.logits(xs.slice(0, numParams), { emb: xs[numParams] as tf.Tensor2D, linear: xs[numParams + 1] as tf.Tensor2D, numeric: inputs.numeric }), labels);
+        const { value, grads } = tf.valueAndGrads(loss)([...params, inputs.emb, inputs.linear], tf.scalar(1 / denominator));
+        rows = tf.keep(flat(tf.concat([tf.reshape(grads[numParams], [B * F, d]), tf.reshape(grads[numParams + 1], [B * F, 1])], 1)));
+        return tf.concat([flat(value), ...grads.slice(0, numParams).map(flat)]);
+      },
+      device,
+    );
+    return { lossSum: host[0], gradDense: host.subarray(1, 1 + model.numDense), gradRows: rows! };
+  }
+
   /** Logits, or probabilities, of one batch (labels unused) into out[0 .. batch.size). */
   async predict(dense: Float32Array, batch: BatchArrays, out: Float32Array, probabilities = true): Promise<void> {
     const B = this.checkBatch(dense, batch);
@@ -223,18 +273,20 @@ export class GradientComputer {
     batch: BatchArrays,
     B: number,
     graph: (params: tf.Tensor[], inputs: DenseInputs, labels: tf.Tensor1D) => tf.Tensor,
+    device?: DeviceInputs,
   ): Promise<Float32Array> {
     const t0 = performance.now();
-    this.stage(dense, batch, B);
+    this.stage(dense, batch, B, !device);
     const t1 = performance.now();
     const { numFields: F, embedDim: d, numNumeric: nn } = this.model.config;
+    const upload = device ? this.staging.subarray(0, this.at.emb) : this.staging;
     const out = tf.tidy(() => {
-      const all = tf.tensor1d(this.staging);
+      const all = tf.tensor1d(upload);
       const part = (offset: number, size: number, shape: number[]): tf.Tensor => tf.reshape(tf.slice(all, [offset], [size]), shape);
       const params = this.model.params.map((s) => part(s.offset, s.size, s.shape));
       const inputs: DenseInputs = {
-        emb: part(this.at.emb, B * F * d, [B, F * d]) as tf.Tensor2D,
-        linear: part(this.at.linear, B * F, [B, F]) as tf.Tensor2D,
+        emb: device?.emb ?? (part(this.at.emb, B * F * d, [B, F * d]) as tf.Tensor2D),
+        linear: device?.linear ?? (part(this.at.linear, B * F, [B, F]) as tf.Tensor2D),
         numeric: part(this.at.numeric, B * nn, [B, nn]) as tf.Tensor2D,
       };
       return graph(params, inputs, part(this.at.labels, B, [B]) as tf.Tensor1D);
@@ -248,7 +300,7 @@ export class GradientComputer {
       s.calls++;
       s.uploads++;
       s.readbacks++;
-      s.uploadBytes += this.staging.byteLength;
+      s.uploadBytes += upload.byteLength;
       s.readbackBytes += host.byteLength;
       s.packMs += t1 - t0;
       s.dispatchMs += t2 - t1;
@@ -260,16 +312,18 @@ export class GradientComputer {
     }
   }
 
-  /** Copies the weights, and the batch unless it was filled in place, into the staging buffer. */
-  private stage(dense: Float32Array, batch: BatchArrays, B: number): void {
+  /** Copies the weights, and the batch unless it was filled in place, into the staging buffer (the embeddings only if `embeddings`). */
+  private stage(dense: Float32Array, batch: BatchArrays, B: number, embeddings: boolean): void {
     const { numFields: F, embedDim: d, numNumeric: nn } = this.model.config;
     const s = this.staging;
     s.set(dense, 0);
     const put = (src: Float32Array, at: number, n: number): void => {
       if (src.buffer !== s.buffer || src.byteOffset !== at * 4) s.set(src.subarray(0, n), at);
     };
-    put(batch.emb, this.at.emb, B * F * d);
-    put(batch.linear, this.at.linear, B * F);
+    if (embeddings) {
+      put(batch.emb, this.at.emb, B * F * d);
+      put(batch.linear, this.at.linear, B * F);
+    }
     put(batch.numeric, this.at.numeric, B * nn);
     put(batch.labels, this.at.labels, B);
   }

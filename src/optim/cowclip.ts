@@ -18,7 +18,7 @@ export interface CowClipOptions {
  * Both forms as t = cnt * max(r * ||W||, floor): the reference form's r * max(||W||, r sqrt(d) zeta)
  * equals max(r ||W||, r^2 sqrt(d) zeta) for r >= 0.
  */
-function thresholdFloor(opts: CowClipOptions, dim: number): number {
+export function thresholdFloor(opts: CowClipOptions, dim: number): number {
   const { ratio, zeta } = opts;
   if (!(ratio >= 0) || !(zeta >= 0)) throw new RangeError(`cowclip: ratio and zeta must be >= 0, got ${ratio}, ${zeta}`);
   const form = opts.form ?? 'paper';

@@ -18,9 +18,12 @@ import type { LocalGrads } from './types.js';
 export class LocalMerge {
   constructor(readonly dim: number) {}
 
-  /** This rank's rows merged per ID, built inside their wire payload (an all-gather sends it without a copy). */
+  /**
+   * This rank's rows merged per ID, built inside their wire payload (an all-gather sends it without a copy);
+   * merged already where they were computed (the GPU), they are taken as they come.
+   */
   merge(local: LocalGrads): SparseGrad {
-    return mergeRows(local.ids, null, local.rows, this.dim + 1, 'payload');
+    return local.merged ?? mergeRows(local.ids, null, local.rows, this.dim + 1, 'payload');
   }
 }
 

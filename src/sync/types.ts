@@ -11,6 +11,8 @@ export interface LocalGrads {
   ids: Int32Array;
   /** [b * F * (d + 1)] packed rows, one per id: the gradient w.r.t. its field-embedding row, then its first-order weight. */
   rows: Float32Array;
+  /** The rows already merged per ID where they were computed (tables on the GPU; `rows` is then empty), as a wire payload. */
+  merged?: SparseGrad;
 }
 
 /** Embedding gradients to apply: per-ID rows with the counts CowClip uses. */

@@ -16,6 +16,11 @@ import { createSync } from '../sync/registry.js';
 import type { EmbedGrads, GlobalGrads, SyncStrategy } from '../sync/types.js';
 import type { Logger } from '../util/log.js';
 import { shardRange } from '../util/shard.js';
+import * as tf from '@tensorflow/tfjs';
+import { traitsOf } from '../config/strategies.js';
+import { GpuEmbeddings, type TransferCounter } from '../gpu/embeddings.js';
+import type { SparseGrad } from '../sparse/merge.js';
+import { UserError } from '../util/errors.js';
 import { BatchPlan } from './batches.js';
 import { Meeting, type Met } from './meeting.js';
 import { firstNonFinite, injectedNaN, NonFiniteError } from './numerics.js';
@@ -56,6 +61,8 @@ export class StepRunner {
   private readonly badRanks: Float32Array;
   private readonly inject: ReturnType<typeof injectedNaN>;
   private readonly meeting: Meeting;
+  /** --embed-device gpu: the tables, their lookup, local merge and update on the GPU; null: on the host. */
+  private readonly gpu: GpuEmbeddings | null;
   /** This rank's loss sum and rows since the ranks last met (every step, except under local SGD). */
   private pendingLoss = 0;
   private pendingRows = 0;
@@ -82,7 +89,8 @@ export class StepRunner {
     this.empty = { lossSum: 0, gradDense: new Float32Array(rep.model.numDense), gradRows: new Float32Array(0) };
     this.badRanks = new Float32Array(size);
     this.inject = injectedNaN(process.env);
-    this.meeting = new Meeting(comm, this.sync, rep.embed);
+    this.gpu = embeddingsOnGpu(cfg, rep, this.grads.stats, log, comm.rank);
+    this.meeting = new Meeting(comm, this.sync, this.gpu ?? rep.embed);
   }
 
   /** Rows a rank's batch holds at most: its share of the global batch, rounded up. */
@@ -102,7 +110,7 @@ export class StepRunner {
     const last = step + 1 === this.total;
     const inSync = this.sync.inSync ? this.sync.inSync(step + 1, last) : true;
     const global = await this.exchange(step, out, skip);
-    this.apply(step, global);
+    await this.apply(step, global);
     const met = inSync ? await this.meet() : null;
     await this.synced(async () => {
       if (this.sync.afterStep) await this.sync.afterStep(step + 1, last);
@@ -134,7 +142,7 @@ export class StepRunner {
       await this.synced(() => this.sync.prepare!(step + 1, batch.ids.subarray(0, batch.size * this.fields)));
       t = performance.now();
     }
-    gatherBatch(batch, rep.field, rep.first);
+    if (!this.gpu) gatherBatch(batch, rep.field, rep.first);
     this.time.data += performance.now() - t;
     return globalRows;
   }
@@ -153,22 +161,47 @@ export class StepRunner {
     return rows.length;
   }
 
-  private async compute(globalRows: number): Promise<StepOutput> {
+  private async compute(globalRows: number): Promise<Computed> {
     const t = performance.now();
-    if (this.batch.size === 0) this.empty.gradDense.fill(0);
-    const out = this.batch.size > 0 ? await this.grads.compute(this.rep.dense, this.batch, globalRows) : this.empty;
+    if (this.batch.size === 0) {
+      this.empty.gradDense.fill(0);
+      return this.gpu ? { ...this.empty, merged: NO_ROWS(this.rep.field.dim) } : this.empty;
+    }
+    if (this.gpu) return this.computeOnGpu(globalRows, this.gpu);
+    const out = await this.grads.compute(this.rep.dense, this.batch, globalRows);
     this.time.compute += performance.now() - t;
     return out;
   }
 
+  /** The step with the tables on the GPU: lookup, forward and backward there, and this rank's rows merged there (charged to merge). */
+  private async computeOnGpu(globalRows: number, gpu: GpuEmbeddings): Promise<Computed> {
+    const { batch } = this;
+    let t = performance.now();
+    const inputs = gpu.lookup(batch.ids.subarray(0, batch.size * this.fields), batch.size, this.fields);
+    try {
+      const out = await this.grads.computeOnDevice(this.rep.dense, batch, globalRows, inputs);
+      this.time.compute += performance.now() - t;
+      t = performance.now();
+      try {
+        const merged = await gpu.mergeLocal(inputs.ids, out.gradRows);
+        return { lossSum: out.lossSum, gradDense: out.gradDense, gradRows: NO_VALUES, merged };
+      } finally {
+        out.gradRows.dispose();
+      }
+    } finally {
+      tf.dispose([inputs.ids, inputs.emb, inputs.linear]);
+      this.time.merge += performance.now() - t;
+    }
+  }
+
   /** The non-finite policy: stop, or (--skip-nonfinite) skip the step on every rank. Returns whether to skip. */
-  private async screen(out: StepOutput, step: number): Promise<boolean> {
+  private async screen(out: Computed, step: number): Promise<boolean> {
     const { rank } = this.comm;
     if (this.inject?.step === step + 1 && this.inject.rank === rank) out.gradDense[0] = NaN;
     const bad = Number.isFinite(out.lossSum)
       ? firstNonFinite([
           ['gradient of the dense weights', out.gradDense],
-          ['gradient of the embedding rows', out.gradRows],
+          ['gradient of the embedding rows', out.merged?.rows ?? out.gradRows],
         ])
       : `${out.lossSum} as the training loss`;
     let skip = false;
@@ -192,27 +225,37 @@ export class StepRunner {
     return skip;
   }
 
-  private async exchange(step: number, out: StepOutput, skip: boolean): Promise<GlobalGrads | null> {
+  private async exchange(step: number, out: Computed, skip: boolean): Promise<GlobalGrads | null> {
     if (skip) return null;
     const ids = this.batch.ids.subarray(0, this.batch.size * this.fields);
-    const global = await this.synced(() => this.sync.exchange({ step: step + 1, dense: out.gradDense, ids, rows: out.gradRows }));
+    const global = await this.synced(() => this.sync.exchange({ step: step + 1, dense: out.gradDense, ids, rows: out.gradRows, merged: out.merged }));
     this.unique.local += global.localUnique;
     return global;
   }
 
-  private apply(step: number, global: GlobalGrads | null): void {
+  private async apply(step: number, global: GlobalGrads | null): Promise<void> {
     const { rep } = this;
     const t = performance.now();
     rep.step = step + 1;
     if (global?.dense) rep.denseOpt.updateDense(rep.dense, global.dense, denseLrAt(rep.hyper, step), rep.step);
-    if (global?.embed) applyEmbed(rep, global.embed);
+    if (global?.embed) await this.applyEmbed(global.embed);
     this.time.update += performance.now() - t;
   }
 
-  /** Brings the whole replica up to date where a strategy keeps it elsewhere (parameter servers): once per step. */
+  /** One embedding update, where the tables are: the gradients' own step is the embedding optimizer's step t. */
+  private async applyEmbed(g: EmbedGrads): Promise<void> {
+    if (this.gpu) await this.gpu.apply(g.field, g.linear, g.step);
+    else this.rep.embed.update(g.field, g.linear, g.step);
+  }
+
+  /**
+   * Brings the whole host replica up to date where a strategy keeps it elsewhere (parameter servers, owners)
+   * or the tables live on the GPU: once per step.
+   */
   async refresh(step: number): Promise<void> {
-    if (!this.sync.refresh || this.refreshed === step) return;
-    await this.synced(() => this.sync.refresh!(step));
+    if (this.refreshed === step) return;
+    if (this.sync.refresh) await this.synced(() => this.sync.refresh!(step));
+    await this.gpu?.toHost();
     this.refreshed = step;
   }
 
@@ -220,8 +263,14 @@ export class StepRunner {
   async finish(): Promise<{ owed: boolean }> {
     await this.feed?.close();
     const owed = this.sync.drain ? await this.sync.drain() : null;
-    if (owed) applyEmbed(this.rep, owed);
+    if (owed) await this.applyEmbed(owed);
     return { owed: owed !== null };
+  }
+
+  /** After training: releases the strategy's connections and the GPU tables. */
+  async close(): Promise<void> {
+    await this.sync.close?.();
+    this.gpu?.dispose();
   }
 
   /**
@@ -244,7 +293,28 @@ export class StepRunner {
   }
 }
 
-/** One embedding update: the gradients' own step is the embedding optimizer's step t. */
-function applyEmbed(rep: Replica, g: EmbedGrads): void {
-  rep.embed.update(g.field, g.linear, g.step);
+/** A step's gradients as the runner holds them: with the tables on the GPU, this rank's rows come merged. */
+type Computed = StepOutput & { merged?: SparseGrad };
+
+const NO_VALUES = new Float32Array(0);
+const NO_ROWS = (d: number): SparseGrad => ({ dim: d + 1, ids: new Int32Array(0), counts: new Float32Array(0), rows: new Float32Array(0) });
+
+/**
+ * --embed-device: the tables on the GPU (gpu, or auto on the webgpu backend with a strategy that allows it), or
+ * null for the host. Under auto, tables too large for a GPU buffer stay on the host, said once by rank 0.
+ */
+function embeddingsOnGpu(cfg: TrainConfig, rep: Replica, transfer: TransferCounter, log: Logger, rank: number): GpuEmbeddings | null {
+  if (cfg.embedDevice === 'host') return null;
+  const backend = tf.getBackend();
+  if (cfg.embedDevice === 'gpu' && backend !== 'webgpu') throw new UserError(`--embed-device gpu needs the webgpu backend; this rank runs ${backend}`);
+  if (backend !== 'webgpu' || traitsOf(cfg.sync).refuses?.gpuEmbeddings) return null;
+  try {
+    const gpu = new GpuEmbeddings(rep, transfer);
+    if (rank === 0) log.info(`embedding tables on the GPU (--embed-device ${cfg.embedDevice}): lookup, per-ID merge, CowClip and optimizer there`);
+    return gpu;
+  } catch (err) {
+    if (cfg.embedDevice === 'gpu') throw new UserError(`--embed-device gpu: ${(err as Error).message}`);
+    if (rank === 0) log.warn(`embedding tables kept on the host: ${(err as Error).message}`);
+    return null;
+  }
 }

@@ -122,7 +122,7 @@ export async function train(cfg: TrainConfig, data: LoadedData, comm: Communicat
   await checkReplicas(rep, comm, end);
   // Stopped early right after an evaluation of this very model (nothing owed, nothing to refresh): that is the final one.
   const ev = evals.last?.step === end && !owed ? evals.last.e : (await evals.run(end, false)).e;
-  await steps.sync.close?.();
+  await steps.close();
   return result({ rep, steps, comm, evals, tally, ev, end, total, trainSeconds, t0, tTrain, globalBatch: cfg.globalBatch, trainRows: data.train.rows });
 }
 
