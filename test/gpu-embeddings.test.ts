@@ -39,6 +39,19 @@ if (needWebGpu(t)) {
     }
   }
 
+  t.test('dense and hybrid exchanges with the tables on the GPU train their host-table models at N = 2', async (t) => {
+    const dir = t.testdir();
+    for (const sync of ['dense', 'hybrid']) {
+      const flags = [...BASE, '--sync', sync, '--embed-update', 'lazy'];
+      const host = await runJob(t, dir, `${sync}-host`, 2, [...flags, '--embed-device', 'host'], GPU_ENV);
+      const gpu = await runJob(t, dir, `${sync}-gpu`, 2, [...flags, '--embed-device', 'gpu'], GPU_ENV);
+      const worst = worstRelativeDiff(host.ckpt.tensors, gpu.ckpt.tensors);
+      t.ok(worst.rel <= 1e-5, `${sync}: every checkpoint tensor within 1e-5: worst ${worst.rel.toExponential(2)} (${worst.name})`);
+      t.equal(new Set(gpu.rep.paramChecksums).size, 1, `${sync}: replicas identical`);
+      t.same(gpu.rep.clipFraction, host.rep.clipFraction, `${sync}: the same rows clipped (hybrid's last update, applied after the last step, included)`);
+    }
+  });
+
   t.test('tables larger than the GPU allows: refused under gpu, kept on the host under auto', async (t) => {
     const env = { ...GPU_ENV, DDP_GPU_TABLE_LIMIT_MB: '0.05' };
     const gpu = await runLauncher(['-n', '1', ...BASE, '--steps', '2', '--embed-device', 'gpu'], { env });
