@@ -41,6 +41,20 @@ for (const model of ['deepfm', 'wd', 'dcn', 'dcnv2']) {
   }
 }
 
+t.test('--cowclip-form auto (every row normalised to its threshold): N = 2 trains the N = 1 model, not the paper form', async (t) => {
+  const dir = t.testdir();
+  const auto = ['--cowclip-form', 'auto', '--embed-update', 'lazy'];
+  const one = await run(t, dir, 'auto1', 1, auto);
+  const two = await run(t, dir, 'auto2', 2, auto);
+  const paper = await run(t, dir, 'paper1', 1, ['--embed-update', 'lazy']);
+  const same = worstRelativeDiff(one.ckpt.tensors, two.ckpt.tensors);
+  t.ok(same.rel <= 1e-5, `N = 2 vs N = 1: worst ${same.rel.toExponential(2)} (${same.name || 'none'})`);
+  t.equal(new Set(two.rep.paramChecksums).size, 1, 'replicas identical');
+  const other = worstRelativeDiff(paper.ckpt.tensors, one.ckpt.tensors);
+  t.ok(other.rel > 1e-3, `auto vs paper: ${other.rel.toExponential(2)} in ${other.name}`);
+  t.ok(one.rep.clipFraction.mean > 0 && one.rep.clipFraction.mean < 1, `rows scaled down: ${(one.rep.clipFraction.mean * 100).toFixed(1)}%`);
+});
+
 t.test('the naive port (clip with local counts, then average) trains a different model', async (t) => {
   const dir = t.testdir();
   const one = await run(t, dir, 'global1', 1, []);

@@ -34,12 +34,13 @@ if (needWebGpu(t)) {
     await selectBackend({ forced: 'webgpu' });
   });
 
-  for (const [optimizer, mode] of [['adam', 'lazy'], ['sgd', 'lazy'], ['adam', 'dense'], ['sgd', 'dense']] as const) {
-    t.test(`${optimizer}, ${mode}: 5 steps on the GPU = the host updater, clip decisions included`, async (t) => {
+  const cases = [['adam', 'lazy', 'paper'], ['sgd', 'lazy', 'paper'], ['adam', 'dense', 'paper'], ['sgd', 'dense', 'paper'], ['adam', 'lazy', 'auto'], ['adam', 'dense', 'auto']] as const;
+  for (const [optimizer, mode, form] of cases) {
+    t.test(`${optimizer}, ${mode}, CowClip ${form}: 5 steps on the GPU = the host updater, clip decisions included`, async (t) => {
       const rng = new Rng(11, 4);
       const field = EmbeddingTable.normal(ROWS, DIM, 0.05, rng);
       const first = new EmbeddingTable(ROWS, 1);
-      const host = new EmbeddingUpdater(field, first, { mode, lr: 0.05, lambda: 1e-3, clip: true, ratio: 0.3, zeta: 1e-3, optimizer });
+      const host = new EmbeddingUpdater(field, first, { mode, lr: 0.05, lambda: 1e-3, clip: true, ratio: 0.3, zeta: 1e-3, optimizer, form, gamma: 1e-3 });
       const stateOf = (u: EmbeddingUpdater, which: 'fieldOpt' | 'firstOpt') => u[which].state.map((s) => s.data);
       const gField = new GpuTable(ROWS, DIM, field.weights.slice(), stateOf(host, 'fieldOpt').map((a) => a.slice()));
       const gFirst = new GpuTable(ROWS, 1, first.weights.slice(), stateOf(host, 'firstOpt').map((a) => a.slice()));
@@ -53,7 +54,7 @@ if (needWebGpu(t)) {
         const idsT = tf.tensor1d(ids, 'int32');
         const rowsT = tf.tensor1d(rows);
         const grad = await mergeRowsGpu(idsT, rowsT, DIM + 1);
-        clippedOnGpu += await gField.update(grad, 0, { ...opts, clip: { ratio: 0.3, floor: 1e-3 } }, step, mode);
+        clippedOnGpu += await gField.update(grad, 0, { ...opts, clip: { ratio: 0.3, floor: 1e-3, gamma: form === 'auto' ? 1e-3 : null } }, step, mode);
         await gFirst.update(grad, DIM, { ...opts, clip: null }, step, mode);
         const { field: fg, linear } = splitPacked(merged, DIM);
         host.update(fg, linear, step);

@@ -53,7 +53,8 @@ export const TRAIN_FLAGS = [
   { group: 'Optimizer', name: 'cowclip', type: 'bool', default: true, help: 'adaptive column-wise clipping of embedding gradients (--no-cowclip to disable)' },
   { group: 'Optimizer', name: 'cowclip-ratio', type: 'float', default: 1, min: 0, help: 'CowClip r' },
   { group: 'Optimizer', name: 'cowclip-zeta', type: 'float', default: 1e-5, min: 0, help: 'CowClip lower bound zeta' },
-  { group: 'Optimizer', name: 'cowclip-form', type: 'string', default: 'paper', choices: ['paper', 'reference'], help: 'threshold form (see README)' },
+  { group: 'Optimizer', name: 'cowclip-form', type: 'string', default: 'paper', choices: ['paper', 'reference', 'auto'], help: 'threshold form: paper, reference (clipping), or auto (every row normalised to its threshold, AUTO-S style; see README)' },
+  { group: 'Optimizer', name: 'cowclip-gamma', type: 'float', default: 1e-8, min: 0, help: "--cowclip-form auto's stability constant gamma: g <- g * t / (||g|| + gamma)" },
   {
     group: 'Sync',
     name: 'sync',
@@ -161,6 +162,7 @@ export function parseTrainConfig(argv: readonly string[]): TrainConfig {
   for (const [flag, given] of [['--resume', cfg.resume], ['--init-from', cfg.initFrom]] as const) {
     if (given !== undefined && refuses?.startFrom) throw new UserError(`${flag} ${refuses.startFrom}`);
   }
+  if (cfg.cowclipForm === 'auto' && !(cfg.cowclipGamma > 0)) throw new UserError(`--cowclip-gamma ${cfg.cowclipGamma}: --cowclip-form auto divides by ||g|| + gamma, so gamma must be > 0`);
   if (cfg.embedDevice === 'gpu') {
     if (refuses?.gpuEmbeddings) throw new UserError(`--embed-device gpu does not work with --sync ${cfg.sync} yet: ${refuses.gpuEmbeddings}`);
     if (cfg.backend !== 'auto' && cfg.backend !== 'webgpu') throw new UserError(`--embed-device gpu needs the webgpu backend, not --backend ${cfg.backend}`);

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import type { EmbeddingTable } from '../model/embedding.js';
 import { Adam } from '../optim/adam.js';
-import { thresholdFloor } from '../optim/cowclip.js';
+import { normaliseGamma, thresholdFloor } from '../optim/cowclip.js';
 import type { EmbeddingUpdater, EmbedUpdateStats } from '../optim/embed-update.js';
 import { encodedSize, sparseView, type SparseGrad } from '../sparse/merge.js';
 import { mergeRowsGpu } from './merge.js';
@@ -66,7 +66,7 @@ export class GpuEmbeddings {
     const adam = embed.fieldOpt instanceof Adam ? embed.fieldOpt : null;
     const base = { lr: o.lr, lambda: o.lambda, optimizer: adam ? ('adam' as const) : ('sgd' as const), beta1: adam?.beta1 ?? 0, beta2: adam?.beta2 ?? 0, epsilon: adam?.epsilon ?? 0 };
     this.update = {
-      field: { ...base, clip: o.clip ? { ratio: o.ratio, floor: thresholdFloor(o, field.dim) } : null },
+      field: { ...base, clip: o.clip ? { ratio: o.ratio, floor: thresholdFloor(o, field.dim), gamma: normaliseGamma(o) } : null },
       first: { ...base, clip: null },
       mode: o.mode,
     };

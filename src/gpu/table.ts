@@ -18,8 +18,8 @@ export interface GpuUpdateOptions {
   lr: number;
   /** lambda of the L2 term lambda ||W||^2 (gradient 2 lambda W). */
   lambda: number;
-  /** CowClip: null for none (the first-order table, --no-cowclip), else r and the threshold's floor. */
-  clip: { ratio: number; floor: number } | null;
+  /** CowClip: null for none (the first-order table, --no-cowclip), else r, the threshold's floor, and auto's gamma (null: clip). */
+  clip: { ratio: number; floor: number; gamma: number | null } | null;
   optimizer: 'adam' | 'sgd';
   beta1: number;
   beta2: number;
@@ -47,10 +47,22 @@ const clipSnippet = (state: string) => `
     }
     let gNorm = sqrt(gg);
     let t = cnt * max(uniforms.ratio * sqrt(ww), uniforms.least);
-    let clipped = uniforms.clip == 1 && gNorm > t;
-    let scale = select(1.0, t / gNorm, clipped);`;
+    var scale = 1.0;
+    var clipped = false;
+    if (uniforms.clip == 1) {
+      // auto normalises the batch's rows; an absent row's L2 gradient is clipped, as the host does.
+      if (uniforms.gamma > 0.0 && j >= 0) {
+        if (gNorm > 0.0) {
+          scale = t / (gNorm + uniforms.gamma);
+          clipped = scale < 1.0;
+        }
+      } else if (gNorm > t) {
+        scale = t / gNorm;
+        clipped = true;
+      }
+    }`;
 
-const CLIP_UNIFORMS = 'u : i32, dim : i32, slots : i32, stride : i32, col : i32, l2 : f32, clip : i32, ratio : f32, least : f32,';
+const CLIP_UNIFORMS = 'u : i32, dim : i32, slots : i32, stride : i32, col : i32, l2 : f32, clip : i32, ratio : f32, least : f32, gamma : f32,';
 
 const flagsProgram = (u: number) =>
   new FlatProgram('ddpEmbedClipFlags', ['state', 'ids', 'counts', 'grads'], [u], CLIP_UNIFORMS, u, `if (i >= uniforms.u) { return; }
@@ -141,7 +153,7 @@ export class GpuTable {
     if ((adam ? 3 : 1) !== this.slots) throw new RangeError(`GpuTable.update: ${opts.optimizer} on a table with ${this.slots - 1} state arrays`);
     const lr = adam ? (opts.lr * Math.sqrt(1 - opts.beta2 ** t)) / (1 - opts.beta1 ** t) : opts.lr;
     const clip = opts.clip;
-    const common = [i(u), i(this.dim), i(this.slots), i(grad.dim), i(col), f(2 * opts.lambda), i(clip ? 1 : 0), f(clip?.ratio ?? 0), f(clip?.floor ?? 0)];
+    const common = [i(u), i(this.dim), i(this.slots), i(grad.dim), i(col), f(2 * opts.lambda), i(clip ? 1 : 0), f(clip?.ratio ?? 0), f(clip?.floor ?? 0), f(clip?.gamma ?? 0)];
     let clipped = 0;
     if (clip && u > 0) {
       // Decided on the weights before the update: the same decision the update takes.

@@ -4,6 +4,11 @@
  *   paper:     t_j = cnt_j * max(r * ||W_j||, zeta)
  *   reference: t_j = r * cnt_j * max(||W_j||, r * sqrt(d) * zeta)     (bytedance/LargeBatchCTR)
  *   g_j <- g_j * min(1, t_j / ||g_j||), g_j unchanged when ||g_j|| = 0.
+ *   auto:      the paper's t_j, and every row normalised to it (AUTO-S, Bu et al. 2022, per ID instead of per
+ *              sample): g_j <- g_j * t_j / (||g_j|| + gamma). Always active: at a large batch a mean loss makes
+ *              ||g_j|| ~ cnt_j / B of a sample's gradient, far below t_j, and clipping never fires; under Adam
+ *              the scale of t_j cancels and what remains is each row's direction, weighted by its count.
+ *              "Clipped" counts the rows it scaled down.
  */
 
 export interface CowClipOptions {
@@ -11,7 +16,9 @@ export interface CowClipOptions {
   ratio: number;
   /** zeta, the lower bound that keeps near-zero rows trainable. */
   zeta: number;
-  form?: 'paper' | 'reference';
+  form?: 'paper' | 'reference' | 'auto';
+  /** auto: the stability constant gamma (rows with ||g|| well below it are scaled by t / gamma, not normalised). */
+  gamma?: number;
 }
 
 /**
@@ -22,12 +29,26 @@ export function thresholdFloor(opts: CowClipOptions, dim: number): number {
   const { ratio, zeta } = opts;
   if (!(ratio >= 0) || !(zeta >= 0)) throw new RangeError(`cowclip: ratio and zeta must be >= 0, got ${ratio}, ${zeta}`);
   const form = opts.form ?? 'paper';
-  if (form === 'paper') return zeta;
+  if (form === 'paper' || form === 'auto') return zeta;
   if (form === 'reference') return ratio * ratio * Math.sqrt(dim) * zeta;
   throw new RangeError(`cowclip: unknown form ${String(form)}`);
 }
 
-/** The per-row kernel: clips grads[gOff .. gOff+dim) against weights[wOff ..]; true when it scaled. */
+/** auto's gamma, checked; null for the clipping forms. */
+export function normaliseGamma(opts: CowClipOptions): number | null {
+  if (opts.form !== 'auto') return null;
+  const gamma = opts.gamma ?? DEFAULT_GAMMA;
+  if (!(gamma > 0)) throw new RangeError(`cowclip: gamma must be > 0, got ${gamma}`);
+  return gamma;
+}
+
+/** Below typical row gradients even at B = 65,536 (~1e-6 per sample), above float noise. */
+export const DEFAULT_GAMMA = 1e-8;
+
+/**
+ * The per-row kernel: clips grads[gOff .. gOff+dim) against weights[wOff ..] (gamma null), or normalises them
+ * to the threshold (auto: gamma); true when it scaled the row down.
+ */
 function clipRow(
   weights: Float32Array,
   wOff: number,
@@ -37,6 +58,7 @@ function clipRow(
   count: number,
   ratio: number,
   floor: number,
+  gamma: number | null,
 ): boolean {
   let ww = 0;
   let gg = 0;
@@ -48,10 +70,11 @@ function clipRow(
   }
   const gNorm = Math.sqrt(gg);
   const t = count * Math.max(ratio * Math.sqrt(ww), floor);
-  if (!(gNorm > t)) return false; // also covers ||g|| = 0
-  const scale = t / gNorm;
+  if (gamma !== null && gNorm === 0) return false;
+  if (gamma === null && !(gNorm > t)) return false; // also covers ||g|| = 0
+  const scale = gamma === null ? t / gNorm : t / (gNorm + gamma);
   for (let k = 0; k < dim; k++) grads[gOff + k] *= scale;
-  return true;
+  return scale < 1;
 }
 
 /**
@@ -64,9 +87,10 @@ export function cowclip(weights: Float32Array, grads: Float32Array, counts: Arra
     throw new RangeError(`cowclip: ${weights.length} weights / ${grads.length} grads for ${n} rows x ${dim}`);
   }
   const floor = thresholdFloor(opts, dim);
+  const gamma = normaliseGamma(opts);
   let clipped = 0;
   for (let i = 0; i < n; i++) {
-    if (clipRow(weights, i * dim, grads, i * dim, dim, counts[i], opts.ratio, floor)) clipped++;
+    if (clipRow(weights, i * dim, grads, i * dim, dim, counts[i], opts.ratio, floor, gamma)) clipped++;
   }
   return clipped;
 }
@@ -89,11 +113,12 @@ export function cowclipIndexed(
   }
   const rows = table.length / dim;
   const floor = thresholdFloor(opts, dim);
+  const gamma = normaliseGamma(opts);
   let clipped = 0;
   for (let i = 0; i < n; i++) {
     const id = ids[i];
     if (!(id >= 0 && id < rows)) throw new RangeError(`cowclipIndexed: id ${id} outside table of ${rows} rows`);
-    if (clipRow(table, id * dim, grads, i * dim, dim, counts[i], opts.ratio, floor)) clipped++;
+    if (clipRow(table, id * dim, grads, i * dim, dim, counts[i], opts.ratio, floor, gamma)) clipped++;
   }
   return clipped;
 }

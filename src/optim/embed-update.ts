@@ -83,9 +83,10 @@ export class EmbeddingUpdater {
       this.fieldOpt.updateRows(field.weights, fieldGrad.ids, fieldGrad.rows, field.dim, options.lr, t);
       this.firstOpt.updateRows(first.weights, firstGrad.ids, firstGrad.rows, 1, options.lr, t);
     } else {
-      // Absent rows: gradient = L2 alone, clipped with count 1; batch rows then overwritten by their final rows.
+      // Absent rows: gradient = L2 alone, clipped with count 1 (auto too: a regulariser's gradient has no
+      // samples to normalise); batch rows then overwritten by their final rows.
       fillL2(this.fieldScratch, field.weights, options.lambda);
-      if (clip) cowclip(field.weights, this.fieldScratch, this.ones, field.dim, options);
+      if (clip) cowclip(field.weights, this.fieldScratch, this.ones, field.dim, options.form === 'auto' ? { ...options, form: 'paper' } : options);
       scatter(this.fieldScratch, fieldGrad);
       this.fieldOpt.updateDense(field.weights, this.fieldScratch, options.lr, t);
       fillL2(this.firstScratch, first.weights, options.lambda);

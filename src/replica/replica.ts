@@ -72,6 +72,7 @@ export function buildReplica(cfg: TrainConfig, shape: ReplicaShape): Replica {
     ratio: cfg.cowclipRatio,
     zeta: cfg.cowclipZeta,
     form: cfg.cowclipForm,
+    gamma: cfg.cowclipGamma,
     optimizer: cfg.optimizer,
   });
   return { model, dense, denseOpt: createOptimizer(cfg.optimizer, model.numDense), field, first, embed, hyper, step: 0 };

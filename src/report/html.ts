@@ -112,7 +112,7 @@ function hyperparameters(r: RunReport): [string, string][] {
     ['learning rate (dense / embeddings)', `${r.hyper.lrDense.toExponential(2)} / ${r.hyper.lrEmbed.toExponential(2)} (after the ${c.scaleRule} scaling rule; warmup ${r.hyper.warmupSteps} steps)`],
     ['L2', r.hyper.l2.toExponential(2)],
     ['optimizer, embedding update', `${c.optimizer}, ${c.embedUpdate}`],
-    ['CowClip', c.cowclip ? `on (${c.cowclipForm} form, r = ${c.cowclipRatio}, zeta = ${c.cowclipZeta})` : 'off'],
+    ['CowClip', c.cowclip ? `on (${c.cowclipForm} form, r = ${c.cowclipRatio}, zeta = ${c.cowclipZeta}${c.cowclipForm === 'auto' ? `, gamma = ${c.cowclipGamma}` : ''})` : 'off'],
     ['rows clipped (run / last step)', `${pct(r.clipFraction.mean)} / ${pct(r.clipFraction.last)}`],
     ['seed', String(c.seed)],
     ['started', r.startedAt],

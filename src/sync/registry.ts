@@ -38,7 +38,7 @@ const ps = ({ cfg, comm, rep, shape, env }: SyncContext): SyncStrategy =>
 const BUILDERS: Record<SyncName, (ctx: SyncContext) => SyncStrategy> = {
   allreduce: ({ cfg, comm }) => new AllreduceSync(comm, cfg.embedDim),
   dense: ({ cfg, comm, rep }) => new DenseSync(comm, cfg.embedDim, rep.field.rows),
-  'local-clip': ({ cfg, comm, rep }) => new LocalClipSync(comm, cfg.embedDim, rep.embed, { ratio: cfg.cowclipRatio, zeta: cfg.cowclipZeta, form: cfg.cowclipForm }),
+  'local-clip': ({ cfg, comm, rep }) => new LocalClipSync(comm, cfg.embedDim, rep.embed, { ratio: cfg.cowclipRatio, zeta: cfg.cowclipZeta, form: cfg.cowclipForm, gamma: cfg.cowclipGamma }),
   'local-sgd': ({ cfg, comm, rep }) => new LocalSgdSync(comm, cfg.embedDim, rep, meetEvery(cfg.sync, cfg)),
   hybrid: ({ cfg, comm }) => new HybridSync(comm, cfg.embedDim),
   sharded: ({ cfg, comm, rep }) => new ShardedSync(comm, cfg.embedDim, rep),

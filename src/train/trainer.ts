@@ -147,7 +147,7 @@ function announce(cfg: TrainConfig, data: LoadedData, rep: Replica, steps: StepR
     `model ${model.name}: ${model.numDense.toLocaleString('en')} dense + ${(data.totalRows * (cfg.embedDim + 1)).toLocaleString('en')} embedding params; ` +
       `global batch ${cfg.globalBatch} over ${size} rank(s); ${total} steps (${steps.plan.stepsPerEpoch} per epoch); ` +
       `lr dense ${hyper.lrDense.toExponential(2)} (warmup ${hyper.warmupSteps}), lr embed ${hyper.lrEmbed.toExponential(2)}, ` +
-      `L2 ${hyper.l2.toExponential(2)}, CowClip ${cfg.cowclip ? `on (${cfg.cowclipForm}, r=${cfg.cowclipRatio}, zeta=${cfg.cowclipZeta})` : 'off'}, ` +
+      `L2 ${hyper.l2.toExponential(2)}, CowClip ${cfg.cowclip ? `on (${cfg.cowclipForm}, r=${cfg.cowclipRatio}, zeta=${cfg.cowclipZeta}${cfg.cowclipForm === 'auto' ? `, gamma=${cfg.cowclipGamma}` : ''})` : 'off'}, ` +
       `embedding update ${cfg.embedUpdate}, optimizer ${cfg.optimizer}, sync ${steps.sync.name}${meets > 1 ? ` (replicas meet ${meets < Infinity ? `every ${meets} steps` : 'only after the last step'})` : ''}`,
   );
   const scaling = scalingNote(cfg, shapeOf(data));

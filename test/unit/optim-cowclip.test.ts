@@ -109,3 +109,26 @@ t.test('bad options are rejected', (t) => {
   t.throws(() => cowclip(f32(1), f32(1), [1, 1], 1, { ratio: 1, zeta: 0 }), RangeError, 'counts longer than rows');
   t.end();
 });
+
+t.test('auto form: every row normalised to its threshold, small rows scaled up, zero rows left alone', (t) => {
+  // Row 0: ||w|| = 0.5, cnt = 2, r = 1 -> t = 1; ||g|| = 5, gamma = 1 -> g * 1 / 6 (scaled down: counted).
+  // Row 1: ||w|| = 1, cnt = 1 -> t = 1; ||g|| = 0.05 -> g * 1 / 1.05 (0.952: down, counted).
+  // Row 2 (gamma 1e-3 below): ||g|| = 0.05 -> g * 1 / 0.051 (scaled up: not counted). Row 3: zero gradient.
+  const g = f32(3, 4, 0.03, 0.04);
+  t.equal(cowclip(f32(0.3, 0.4, 0.6, 0.8), g, [2, 1], 2, { ratio: 1, zeta: 1e-5, form: 'auto', gamma: 1 }), 2);
+  near(t, g, [3 / 6, 4 / 6, 0.03 / 1.05, 0.04 / 1.05], 'g * t / (||g|| + gamma)');
+  const h = f32(0.03, 0.04, 0, 0);
+  t.equal(cowclip(f32(0.6, 0.8, 0.6, 0.8), h, [1, 1], 2, { ratio: 1, zeta: 1e-5, form: 'auto', gamma: 1e-3 }), 0);
+  near(t, h, [0.03 / 0.051, 0.04 / 0.051, 0, 0], 'a small row is scaled up to about the threshold; a zero row stays zero');
+  t.notOk(h.some(Number.isNaN), 'no NaN');
+  t.end();
+});
+
+t.test('auto form: the zeta floor bounds the threshold of near-zero rows; gamma must be > 0', (t) => {
+  // ||w|| = 0 -> t = cnt * zeta = 3 * 0.01; ||g|| = 5, gamma = 1e-8 -> norm 0.03.
+  const g = f32(3, 4);
+  cowclip(f32(0, 0), g, [3], 2, { ratio: 1, zeta: 0.01, form: 'auto', gamma: 1e-8 });
+  t.ok(Math.abs(norm(g) - 0.03) < 1e-8, `normalised to 0.03: ${norm(g)}`);
+  t.throws(() => cowclip(f32(0, 0), f32(1, 1), [1], 2, { ratio: 1, zeta: 0.01, form: 'auto', gamma: 0 }), /gamma must be > 0/);
+  t.end();
+});

@@ -78,6 +78,16 @@ t.test('the updater adds up what it applied, update after update', (t) => {
   t.end();
 });
 
+t.test('auto form, dense: batch rows normalised, absent rows only clipped as in the paper form', (t) => {
+  const paper = run({ mode: 'dense', ratio: 0.25 });
+  const auto = run({ mode: 'dense', ratio: 0.25, form: 'auto', gamma: 1e-8 });
+  const m = (u: EmbeddingUpdater, ...ids: number[]) => rows((u.fieldOpt as Adam).m, 2, ...ids);
+  t.same(m(auto.up, 0, 2, 3, 5), m(paper.up, 0, 2, 3, 5), "absent rows: the paper form's clipped L2 gradient");
+  // Batch rows (ids 1 and 4) come out at exactly their thresholds, 0.375 and 0.025: already so in the paper form here.
+  near(t, m(auto.up, 1, 4), m(paper.up, 1, 4), 'batch rows at their thresholds');
+  t.end();
+});
+
 t.test('clip off: plain L2 + Adam', (t) => {
   const { up, stats } = run({ mode: 'lazy', clip: false });
   t.same(stats, { rowsInBatch: 2, rowsClipped: 0 });
