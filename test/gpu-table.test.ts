@@ -34,7 +34,10 @@ if (needWebGpu(t)) {
     await selectBackend({ forced: 'webgpu' });
   });
 
-  const cases = [['adam', 'lazy', 'paper'], ['sgd', 'lazy', 'paper'], ['adam', 'dense', 'paper'], ['sgd', 'dense', 'paper'], ['adam', 'lazy', 'auto'], ['adam', 'dense', 'auto']] as const;
+  const cases = [
+    ['adam', 'lazy', 'paper'], ['sgd', 'lazy', 'paper'], ['adam', 'dense', 'paper'], ['sgd', 'dense', 'paper'], ['adam', 'lazy', 'auto'], ['adam', 'dense', 'auto'],
+    ['adagrad', 'lazy', 'paper'], ['adagrad', 'dense', 'paper'], ['rowwise-adagrad', 'lazy', 'paper'], ['rowwise-adagrad', 'dense', 'auto'],
+  ] as const;
   for (const [optimizer, mode, form] of cases) {
     t.test(`${optimizer}, ${mode}, CowClip ${form}: 5 steps on the GPU = the host updater, clip decisions included`, async (t) => {
       const rng = new Rng(11, 4);
@@ -42,9 +45,10 @@ if (needWebGpu(t)) {
       const first = new EmbeddingTable(ROWS, 1);
       const host = new EmbeddingUpdater(field, first, { mode, lr: 0.05, lambda: 1e-3, clip: true, ratio: 0.3, zeta: 1e-3, optimizer, form, gamma: 1e-3 });
       const stateOf = (u: EmbeddingUpdater, which: 'fieldOpt' | 'firstOpt') => u[which].state.map((s) => s.data);
-      const gField = new GpuTable(ROWS, DIM, field.weights.slice(), stateOf(host, 'fieldOpt').map((a) => a.slice()));
-      const gFirst = new GpuTable(ROWS, 1, first.weights.slice(), stateOf(host, 'firstOpt').map((a) => a.slice()));
-      const opts = { lr: 0.05, lambda: 1e-3, optimizer, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+      const copyState = (which: 'fieldOpt' | 'firstOpt') => host[which].state.map((s) => ({ perRow: s.perRow, data: s.data.slice() }));
+      const gField = new GpuTable(ROWS, DIM, field.weights.slice(), copyState('fieldOpt'));
+      const gFirst = new GpuTable(ROWS, 1, first.weights.slice(), copyState('firstOpt'));
+      const opts = { lr: 0.05, lambda: 1e-3, optimizer, beta1: 0.9, beta2: 0.999, epsilon: optimizer === 'adam' ? 1e-7 : 1e-8 };
       let clippedOnGpu = 0;
       for (let step = 1; step <= 5; step++) {
         // 400 lookups into 300 rows: repeats, counts up to ~6, gradients large enough for CowClip to fire on some rows.
@@ -68,7 +72,7 @@ if (needWebGpu(t)) {
       const [lw, ...ls] = await gFirst.download();
       t.ok(worst(fw, field.weights) <= 1e-5, `field weights: worst ${worst(fw, field.weights).toExponential(2)}`);
       t.ok(worst(lw, first.weights) <= 1e-5, `first-order weights: worst ${worst(lw, first.weights).toExponential(2)}`);
-      const names = optimizer === 'adam' ? ['m', 'v'] : [];
+      const names = { adam: ['m', 'v'], sgd: [], adagrad: ['acc'], 'rowwise-adagrad': ['acc'] }[optimizer];
       t.equal(fs.length, names.length);
       names.forEach((n, s) => {
         t.ok(worst(fs[s], stateOf(host, 'fieldOpt')[s]) <= 1e-5, `field ${n}: worst ${worst(fs[s], stateOf(host, 'fieldOpt')[s]).toExponential(2)}`);
@@ -82,7 +86,7 @@ if (needWebGpu(t)) {
 
   t.test('gather reads the weights of the asked rows', async (t) => {
     const w = Float32Array.from({ length: 5 * 2 }, (_, k) => k);
-    const table = new GpuTable(5, 2, w, [new Float32Array(10), new Float32Array(10)]);
+    const table = new GpuTable(5, 2, w, [{ data: new Float32Array(10) }, { data: new Float32Array(5), perRow: true }]);
     const ids = tf.tensor1d([4, 0, 4], 'int32');
     const got = table.gather(ids);
     t.same(Array.from(await got.data()), [8, 9, 0, 1, 8, 9]);

@@ -7,7 +7,7 @@ import { DEFAULT_SPLIT } from '../data/split.js';
 import { DEFAULT_MIN_COUNT } from '../data/vocab.js';
 import { parseSplit } from '../data/split.js';
 import { parseHashBuckets } from '../data/vocab.js';
-import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/optimizer.js';
+import { EMBED_OPTIMIZER_NAMES, OPTIMIZER_NAMES } from '../optim/optimizer.js';
 import { TRANSPORTS, type TransportName } from '../comm/transport.js';
 import { LOG_LEVELS, type LogLevel } from '../util/log.js';
 import { BACKEND_NAMES } from '../backend/select.js';
@@ -66,6 +66,13 @@ export const TRAIN_FLAGS = [
   { group: 'Sync', name: 'sync-every', type: 'int', default: 4, min: 1, help: 'local-sgd: average parameters every H steps (and after the last step)' },
   { group: 'Sync', name: 'staleness', type: 'int', default: 2, min: 0, help: 'async-ps: how many steps a worker may run ahead of the slowest one (0: synchronous, the ps maths); workers meet only every --check-every steps' },
   { group: 'Optimizer', name: 'optimizer', type: 'string', default: 'adam', choices: OPTIMIZER_NAMES, help: 'optimizer of dense weights and embeddings: adam, or plain sgd (w -= lr g)' },
+  {
+    group: 'Optimizer',
+    name: 'optimizer-embed',
+    type: 'string',
+    choices: EMBED_OPTIMIZER_NAMES,
+    help: "the embedding tables' optimizer, if not --optimizer's: adam, sgd, adagrad, or rowwise-adagrad (one accumulator per row)",
+  },
   { group: 'Training', name: 'skip-nonfinite', type: 'bool', help: 'skip a step whose loss or gradients hold NaN/Infinity on any rank (counted in the report) instead of stopping the job' },
   { group: 'Sync', name: 'check-every', type: 'int', default: 100, min: 0, help: 'compare parameter checksums across ranks every K steps (local-sgd: at the next averaging) and at the end (0: only at the end)' },
 

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import type { EmbeddingTable } from '../model/embedding.js';
+import { Adagrad, RowwiseAdagrad } from '../optim/adagrad.js';
 import { Adam } from '../optim/adam.js';
 import { normaliseGamma, thresholdFloor } from '../optim/cowclip.js';
 import type { EmbeddingUpdater, EmbedUpdateStats } from '../optim/embed-update.js';
@@ -57,14 +58,17 @@ export class GpuEmbeddings {
     const { field, first, embed } = tables;
     const o = embed.options;
     const limit = gpuBufferLimit();
-    const bytes = 4 * field.weights.length * (1 + embed.fieldOpt.state.length);
+    const width = field.dim + embed.fieldOpt.state.reduce((n, s) => n + (s.perRow ? 1 : field.dim), 0);
+    const bytes = 4 * field.rows * width;
     if (bytes > limit) {
-      throw new Error(`the field table with its optimizer state takes ${mb(bytes)} (${field.rows} rows x ${field.dim} values x ${1 + embed.fieldOpt.state.length}), more than the ${mb(limit)} allowed on this GPU (one buffer's limit, or DDP_GPU_TABLE_LIMIT_MB)`);
+      throw new Error(`the field table with its optimizer state takes ${mb(bytes)} (${field.rows} rows x ${width} values), more than the ${mb(limit)} allowed on this GPU (one buffer's limit, or DDP_GPU_TABLE_LIMIT_MB)`);
     }
-    this.field = new GpuTable(field.rows, field.dim, field.weights, embed.fieldOpt.state.map((s) => s.data));
-    this.first = new GpuTable(first.rows, 1, first.weights, embed.firstOpt.state.map((s) => s.data));
-    const adam = embed.fieldOpt instanceof Adam ? embed.fieldOpt : null;
-    const base = { lr: o.lr, lambda: o.lambda, optimizer: adam ? ('adam' as const) : ('sgd' as const), beta1: adam?.beta1 ?? 0, beta2: adam?.beta2 ?? 0, epsilon: adam?.epsilon ?? 0 };
+    this.field = new GpuTable(field.rows, field.dim, field.weights, embed.fieldOpt.state);
+    this.first = new GpuTable(first.rows, 1, first.weights, embed.firstOpt.state);
+    const opt = embed.fieldOpt;
+    const adam = opt instanceof Adam ? opt : null;
+    const epsilon = adam?.epsilon ?? (opt instanceof Adagrad || opt instanceof RowwiseAdagrad ? opt.epsilon : 0);
+    const base = { lr: o.lr, lambda: o.lambda, optimizer: opt.name, beta1: adam?.beta1 ?? 0, beta2: adam?.beta2 ?? 0, epsilon };
     this.update = {
       field: { ...base, clip: o.clip ? { ratio: o.ratio, floor: thresholdFloor(o, field.dim), gamma: normaliseGamma(o) } : null },
       first: { ...base, clip: null },

@@ -10,7 +10,7 @@ import type { EmbeddingTable } from '../model/embedding.js';
 import type { SparseGrad } from '../sparse/merge.js';
 import type { AdamOptions } from './adam.js';
 import { type CowClipOptions, cowclip, cowclipIndexed } from './cowclip.js';
-import { createOptimizer, type Optimizer, type OptimizerName } from './optimizer.js';
+import { createOptimizer, type EmbedOptimizerName, type Optimizer } from './optimizer.js';
 
 export type EmbedUpdateMode = 'dense' | 'lazy';
 
@@ -23,7 +23,7 @@ export interface EmbedUpdateOptions extends CowClipOptions {
   /** CowClip on the field table; off gives plain (L2 +) Adam. */
   clip: boolean;
   /** Default adam. */
-  optimizer?: OptimizerName;
+  optimizer?: EmbedOptimizerName;
   adam?: AdamOptions;
 }
 
@@ -57,12 +57,25 @@ export class EmbeddingUpdater {
       throw new RangeError(`EmbeddingUpdater: first-order table [${first.rows}, ${first.dim}] must be [${field.rows}, 1]`);
     }
     if (options.mode !== 'dense' && options.mode !== 'lazy') throw new RangeError(`EmbeddingUpdater: unknown mode ${String(options.mode)}`);
-    this.fieldOpt = createOptimizer(options.optimizer ?? 'adam', field.weights.length, options.adam);
-    this.firstOpt = createOptimizer(options.optimizer ?? 'adam', first.weights.length, options.adam);
+    this.fieldOpt = createOptimizer(options.optimizer ?? 'adam', field.weights.length, options.adam, field.dim);
+    this.firstOpt = createOptimizer(options.optimizer ?? 'adam', first.weights.length, options.adam, 1);
     const dense = options.mode === 'dense';
     this.fieldScratch = new Float32Array(dense ? field.weights.length : 0);
     this.firstScratch = new Float32Array(dense ? first.weights.length : 0);
     this.ones = new Float32Array(dense && options.clip ? field.rows : 0).fill(1);
+  }
+
+  /**
+   * The optimizer state by row width, as rows are packed and copied (src/sparse/owners.ts): `field` holds d values
+   * per row (the field table's per-weight state), `first` one (the first-order table's, and the field table's
+   * per-row state: row-wise Adagrad).
+   */
+  stateRows(): { field: Float32Array[]; first: Float32Array[] } {
+    const perRow = this.fieldOpt.state.filter((s) => s.perRow).map((s) => s.data);
+    return {
+      field: this.fieldOpt.state.filter((s) => !s.perRow).map((s) => s.data),
+      first: [...this.firstOpt.state.map((s) => s.data), ...perRow],
+    };
   }
 
   /**

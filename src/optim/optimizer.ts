@@ -4,10 +4,11 @@
  * only holds for an update that is linear in the gradient: averaging N replicas that each took one SGD step is one
  * SGD step with the mean gradient, while Adam's moments (g^2, the division by sqrt(v)) make it a different update.
  */
+import { Adagrad, RowwiseAdagrad } from './adagrad.js';
 import { Adam, type AdamOptions } from './adam.js';
-import type { Optimizer, OptimizerName } from './types.js';
+import type { EmbedOptimizerName, Optimizer } from './types.js';
 
-export { OPTIMIZER_NAMES, type Optimizer, type OptimizerName } from './types.js';
+export { EMBED_OPTIMIZER_NAMES, OPTIMIZER_NAMES, type EmbedOptimizerName, type Optimizer, type OptimizerName } from './types.js';
 
 /** Plain SGD, w -= lr * g: stateless. */
 export class Sgd implements Optimizer {
@@ -32,6 +33,16 @@ export class Sgd implements Optimizer {
   }
 }
 
-export function createOptimizer(name: OptimizerName, size: number, adam?: AdamOptions): Optimizer {
-  return name === 'sgd' ? new Sgd(size) : new Adam(size, adam);
+/** An optimizer over `size` weights; `dim`, the row width of a table (row-wise Adagrad keeps a value per row). */
+export function createOptimizer(name: EmbedOptimizerName, size: number, adam?: AdamOptions, dim = 1): Optimizer {
+  switch (name) {
+    case 'sgd':
+      return new Sgd(size);
+    case 'adagrad':
+      return new Adagrad(size);
+    case 'rowwise-adagrad':
+      return new RowwiseAdagrad(size, dim);
+    case 'adam':
+      return new Adam(size, adam);
+  }
 }

@@ -254,7 +254,8 @@ export class ParamServer {
   /** The rows' optimizer state: per row, each field-table state array's d values, then each first-order one. */
   private rowState(ids: Int32Array): Buffer {
     const { embed } = this.shard!.rep;
-    return packRows(ids, embed.fieldOpt.state.map((st) => st.data), embed.firstOpt.state.map((st) => st.data), this.opts.cfg.embedDim);
+    const state = embed.stateRows();
+    return packRows(ids, state.field, state.first, this.opts.cfg.embedDim);
   }
 
   private send(identity: Buffer, reply: Reply, ...frames: Buffer[]): void {

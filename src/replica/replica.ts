@@ -73,7 +73,7 @@ export function buildReplica(cfg: TrainConfig, shape: ReplicaShape): Replica {
     zeta: cfg.cowclipZeta,
     form: cfg.cowclipForm,
     gamma: cfg.cowclipGamma,
-    optimizer: cfg.optimizer,
+    optimizer: cfg.optimizerEmbed ?? cfg.optimizer,
   });
   return { model, dense, denseOpt: createOptimizer(cfg.optimizer, model.numDense), field, first, embed, hyper, step: 0 };
 }

@@ -79,7 +79,7 @@ export class LocalSgdSync implements SyncStrategy {
 
   private async average(): Promise<void> {
     const { rep, meter } = this;
-    const withState = (data: Float32Array, dim: number, opt: Optimizer) => [{ data, dim }, ...opt.state.map((s) => ({ data: s.data, dim }))];
+    const withState = (data: Float32Array, dim: number, opt: Optimizer) => [{ data, dim }, ...opt.state.map((s) => ({ data: s.data, dim: s.perRow ? 1 : dim }))];
     await averageRows(meter, 'dense', withState(rep.dense, rep.dense.length, rep.denseOpt), Int32Array.of(0));
 
     const mine = Int32Array.from(this.touchedIds);

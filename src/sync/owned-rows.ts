@@ -103,10 +103,8 @@ export class OwnedRows {
 
   /** The weights and optimizer state of an updater's tables: what an owner holds of each row. */
   private arrays(u: EmbeddingUpdater): RowArrays {
-    return {
-      field: [u.field.weights, ...u.fieldOpt.state.map((st) => st.data)],
-      first: [u.first.weights, ...u.firstOpt.state.map((st) => st.data)],
-    };
+    const state = u.stateRows();
+    return { field: [u.field.weights, ...state.field], first: [u.first.weights, ...state.first] };
   }
 
   /** Owned table rows -> their rows in the shard. */

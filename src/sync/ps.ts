@@ -93,8 +93,8 @@ export class PsSync implements SyncStrategy {
       if (f.denseState.length !== denseOpt.state.length * (hi - lo)) throw new Error(`parameter server ${s} sent ${f.denseState.length} dense optimizer values, expected ${denseOpt.state.length * (hi - lo)}`);
       denseOpt.state.forEach((st, i) => st.data.set(f.denseState.subarray(i * (hi - lo), (i + 1) * (hi - lo)), lo));
       unpackRows(f.ids, f.rows, [field.weights], [first.weights], this.dim);
-      const rowState = (opt: typeof embed.fieldOpt) => opt.state.map((st) => st.data);
-      unpackRows(f.ids, f.rowState, rowState(embed.fieldOpt), rowState(embed.firstOpt), this.dim);
+      const state = embed.stateRows();
+      unpackRows(f.ids, f.rowState, state.field, state.first, this.dim);
     });
     this.heard = all.map((f) => f.applied);
   }

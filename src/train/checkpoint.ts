@@ -43,7 +43,7 @@ export function replicaTensors(rep: Replica): { name: string; shape: number[]; d
   out.push({ name: 'embedding/field', shape: [rows, dim], data: rep.field.weights });
   out.push({ name: 'embedding/first_order', shape: [rows, 1], data: rep.first.weights });
   const state = (group: string, shape: number[], opt: Optimizer) => {
-    for (const st of opt.state) out.push({ name: `optimizer/${group}/${st.name}`, shape, data: st.data });
+    for (const st of opt.state) out.push({ name: `optimizer/${group}/${st.name}`, shape: st.perRow ? [shape[0], 1] : shape, data: st.data });
   };
   state('dense', [rep.dense.length], rep.denseOpt);
   state('field', [rows, dim], rep.embed.fieldOpt);
