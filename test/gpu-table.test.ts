@@ -49,7 +49,7 @@ if (needWebGpu(t)) {
       const gField = new GpuTable(ROWS, DIM, field.weights.slice(), copyState('fieldOpt'));
       const gFirst = new GpuTable(ROWS, 1, first.weights.slice(), copyState('firstOpt'));
       const opts = { lr: 0.05, lambda: 1e-3, optimizer, beta1: 0.9, beta2: 0.999, epsilon: optimizer === 'adam' ? 1e-7 : 1e-8 };
-      let clippedOnGpu = 0;
+      const tallyOnGpu = [0, 0, 0, 0, 0, 0];
       for (let step = 1; step <= 5; step++) {
         // 400 lookups into 300 rows: repeats, counts up to ~6, gradients large enough for CowClip to fire on some rows.
         const ids = Int32Array.from({ length: 400 }, () => Math.floor(rng.next() ** 2 * ROWS));
@@ -58,7 +58,8 @@ if (needWebGpu(t)) {
         const idsT = tf.tensor1d(ids, 'int32');
         const rowsT = tf.tensor1d(rows);
         const grad = await mergeRowsGpu(idsT, rowsT, DIM + 1);
-        clippedOnGpu += await gField.update(grad, 0, { ...opts, clip: { ratio: 0.3, floor: 1e-3, gamma: form === 'auto' ? 1e-3 : null } }, step, mode);
+        const tally = await gField.update(grad, 0, { ...opts, clip: { ratio: 0.3, floor: 1e-3, gamma: form === 'auto' ? 1e-3 : null } }, step, mode);
+        tally!.forEach((v, k) => (tallyOnGpu[k] += v));
         await gFirst.update(grad, DIM, { ...opts, clip: null }, step, mode);
         const { field: fg, linear } = splitPacked(merged, DIM);
         host.update(fg, linear, step);
@@ -67,7 +68,8 @@ if (needWebGpu(t)) {
         tf.dispose([idsT, rowsT, grad.ids, grad.counts, grad.rows]);
       }
       t.ok(host.applied.rowsClipped > 0 && host.applied.rowsClipped < host.applied.rowsInBatch, `CowClip fired on ${host.applied.rowsClipped} of ${host.applied.rowsInBatch} rows`);
-      t.equal(clippedOnGpu, host.applied.rowsClipped, 'the same rows clipped');
+      t.same(tallyOnGpu, host.applied.buckets, 'the same rows clipped, bucket by bucket (rows, clipped of tail, torso, head)');
+      t.ok(host.applied.buckets[0] > 0 && host.applied.buckets[2] > 0, `rows in the tail and torso: ${host.applied.buckets}`);
       const [fw, ...fs] = await gField.download();
       const [lw, ...ls] = await gFirst.download();
       t.ok(worst(fw, field.weights) <= 1e-5, `field weights: worst ${worst(fw, field.weights).toExponential(2)}`);

@@ -47,6 +47,15 @@ t.test('--metrics: start, step and eval records that agree with the report', asy
   const short = st.filter((s) => s.samples !== 4 * 256);
   t.ok(short.length === 1 && short[0].samples > 3 * 256 && short[0].samples < 4 * 256, 'samples: 4 full batches a window, except where the epoch\'s short last batch falls');
   t.ok(Math.abs(windowsMeanLoss(st) - report.train.logloss) < 1e-6, 'windows cover every step once');
+  for (const b of ['tail', 'torso', 'head'] as const) {
+    // CowClip by the ID's batch count: the windows add up to the run.
+    const run = report.clipFraction.byBucket[b];
+    const rows = st.reduce((n, s) => n + s.clipByBucket[b].rows, 0);
+    const clipped = st.reduce((n, s) => n + s.clipByBucket[b].rows * s.clipByBucket[b].fraction, 0);
+    t.equal(rows, run.rows, `${b}: ${rows} rows over the windows, as over the run`);
+    t.ok(Math.abs(clipped - run.rows * run.fraction) < 1e-6, `${b}: clipped rows add up`);
+  }
+  t.ok(report.clipFraction.byBucket.tail.rows > 0 && report.clipFraction.byBucket.torso.rows > 0, 'rows in the tail and the torso');
   const ev = evals(records);
   t.same(ev.map((e) => e.step), [10, 20]);
   t.same(ev.map((e) => [e.auc, e.logloss]), report.history.map((h) => [h.auc, h.logloss]), 'the evals of the report');

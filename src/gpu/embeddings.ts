@@ -11,8 +11,8 @@ import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import type { EmbeddingTable } from '../model/embedding.js';
 import { Adagrad, RowwiseAdagrad } from '../optim/adagrad.js';
 import { Adam } from '../optim/adam.js';
-import { normaliseGamma, thresholdFloor } from '../optim/cowclip.js';
-import type { EmbeddingUpdater, EmbedUpdateStats } from '../optim/embed-update.js';
+import { normaliseGamma, TALLY_LENGTH, thresholdFloor } from '../optim/cowclip.js';
+import { noUpdates, type EmbeddingUpdater, type EmbedUpdateStats } from '../optim/embed-update.js';
 import { encodedSize, sparseView, type SparseGrad } from '../sparse/merge.js';
 import { mergeRowsGpu } from './merge.js';
 import { FlatProgram, run } from './programs.js';
@@ -42,7 +42,7 @@ const payloadProgram = (u: number, w: number) =>
 
 export class GpuEmbeddings {
   /** What the updates applied here covered, as the host updater counts it (the meeting reads it). */
-  readonly applied: EmbedUpdateStats = { rowsInBatch: 0, rowsClipped: 0 };
+  readonly applied: EmbedUpdateStats = noUpdates();
   private readonly field: GpuTable;
   private readonly first: GpuTable;
   private readonly update: { field: GpuUpdateOptions; first: GpuUpdateOptions; mode: 'lazy' | 'dense' };
@@ -113,11 +113,14 @@ export class GpuEmbeddings {
     this.count(4 * (2 * u + field.rows.length + linear.rows.length), 'up');
     try {
       const { mode } = this.update;
-      const clipped = await this.field.update({ ids, counts, rows: fieldRows, dim: this.field.dim }, 0, this.update.field, t, mode);
-      if (this.update.field.clip && u > 0) this.count(4, 'down'); // the number of rows clipped
+      const tally = await this.field.update({ ids, counts, rows: fieldRows, dim: this.field.dim }, 0, this.update.field, t, mode);
+      if (this.update.field.clip && u > 0) this.count(4 * TALLY_LENGTH, 'down'); // CowClip's tally
       await this.first.update({ ids, counts, rows: firstRows, dim: 1 }, 0, this.update.first, t, mode);
       this.applied.rowsInBatch += u;
-      this.applied.rowsClipped += clipped;
+      tally?.forEach((v, k) => {
+        this.applied.buckets[k] += v;
+        if (k % 2 === 1) this.applied.rowsClipped += v;
+      });
     } finally {
       tf.dispose([ids, counts, fieldRows, firstRows]);
     }

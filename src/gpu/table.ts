@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GpuSparseGrad } from './merge.js';
+import { TALLY_LENGTH } from '../optim/cowclip.js';
 import type { EmbedOptimizerName } from '../optim/optimizer.js';
 import { FlatProgram, run } from './programs.js';
 
@@ -181,33 +182,41 @@ export class GpuTable {
   /**
    * One update from the merged rows `grad` (distinct ids), columns [col, col + dim) of its rows, at step t
    * (Adam's bias correction): lazy, the rows of `grad` only; dense, every row (absent rows: gradient L2 alone,
-   * clipped with count 1). Returns how many of `grad`'s rows CowClip scaled down (absent rows not counted).
+   * clipped with count 1). Returns CowClip's tally of `grad`'s rows (absent rows not counted): per bucket of the
+   * ID's count, the rows it looked at and the rows it scaled down (src/optim/cowclip.ts), or null without CowClip.
    */
-  async update(grad: GpuSparseGrad, col: number, opts: GpuUpdateOptions, t: number, mode: 'lazy' | 'dense' = 'lazy'): Promise<number> {
+  async update(grad: GpuSparseGrad, col: number, opts: GpuUpdateOptions, t: number, mode: 'lazy' | 'dense' = 'lazy'): Promise<number[] | null> {
     const u = grad.ids.size;
     const dense = mode === 'dense';
-    if (u === 0 && !dense) return 0;
+    const clip = opts.clip;
+    if (u === 0 && !dense) return clip ? new Array<number>(TALLY_LENGTH).fill(0) : null;
     if (col < 0 || col + this.dim > grad.dim) throw new RangeError(`GpuTable.update: columns [${col}, ${col + this.dim}) outside rows of ${grad.dim}`);
     const adam = opts.optimizer === 'adam';
     const expected = { sgd: this.dim, adam: 3 * this.dim, adagrad: 2 * this.dim, 'rowwise-adagrad': this.dim + 1 }[opts.optimizer];
     if (expected !== this.width) throw new RangeError(`GpuTable.update: ${opts.optimizer} on a table of rows of ${this.width} values (dim ${this.dim})`);
     const lr = adam ? (opts.lr * Math.sqrt(1 - opts.beta2 ** t)) / (1 - opts.beta1 ** t) : opts.lr;
-    const clip = opts.clip;
     const common = [i(u), i(this.dim), i(this.width), i(grad.dim), i(col), f(2 * opts.lambda), i(clip ? 1 : 0), f(clip?.ratio ?? 0), f(clip?.floor ?? 0), f(clip?.gamma ?? 0)];
-    let clipped = 0;
+    let tally: number[] | null = null;
     if (clip && u > 0) {
-      // Decided on the weights before the update: the same decision the update takes.
-      const flags = run(flagsProgram(u), [this.state, grad.ids, grad.counts, grad.rows], 'int32', common);
-      const sum = tf.sum(flags);
-      clipped = (await sum.data())[0];
-      tf.dispose([flags, sum]);
+      // Decided on the weights before the update: the same decision the update takes; tallied by bucket there.
+      const sums = tf.tidy(() => {
+        const flags = tf.cast(run(flagsProgram(u), [this.state, grad.ids, grad.counts, grad.rows], 'int32', common), 'float32');
+        const tail = tf.cast(tf.less(grad.counts, 2), 'float32');
+        const head = tf.cast(tf.greaterEqual(grad.counts, 32), 'float32');
+        const torso = tf.sub(tf.sub(1, tail), head);
+        return tf.stack([tail, torso, head].flatMap((b) => [tf.sum(b), tf.sum(tf.mul(b, flags))]));
+      });
+      tally = Array.from(await sums.data());
+      sums.dispose();
+    } else if (clip) {
+      tally = new Array<number>(TALLY_LENGTH).fill(0);
     }
     const threads = dense ? this.rows : u;
     const rowOf = dense ? run(slotsProgram(this.rows, u), [grad.ids], 'int32', [i(u)], tf.fill([this.rows], -1, 'int32')) : grad.ids;
     const optimizer = [i(threads), i(OPT_CODE[opts.optimizer]), f(lr), f(opts.beta1), f(opts.beta2), f(1 - opts.beta1), f(1 - opts.beta2), f(opts.epsilon)];
     run(updateProgram(this.rows * this.width, threads, dense), [rowOf, grad.counts, grad.rows], 'float32', [...common, ...optimizer], this.state);
     if (dense) rowOf.dispose();
-    return clipped;
+    return tally;
   }
 
   /**

@@ -11,6 +11,18 @@
  *              "Clipped" counts the rows it scaled down.
  */
 
+/**
+ * Rows by their ID's count in the global batch, the frequency CowClip's threshold scales with: tail (seen once),
+ * torso (2 to 31 times), head (32 and more). A tally holds, per bucket, the rows CowClip looked at and the rows
+ * it scaled down: [tail rows, tail clipped, torso rows, torso clipped, head rows, head clipped].
+ */
+export const BUCKETS = ['tail', 'torso', 'head'] as const;
+export const TALLY_LENGTH = 2 * BUCKETS.length;
+
+export function bucketOf(count: number): number {
+  return count < 2 ? 0 : count < 32 ? 1 : 2;
+}
+
 export interface CowClipOptions {
   /** r */
   ratio: number;
@@ -97,7 +109,8 @@ export function cowclip(weights: Float32Array, grads: Float32Array, counts: Arra
 
 /**
  * Clips packed gradient rows in place against rows of a full table: grads row i belongs to table row
- * ids[i] (as in a merged SparseGrad), so no weights need gathering. Returns the number of rows clipped.
+ * ids[i] (as in a merged SparseGrad), so no weights need gathering. Returns the number of rows clipped, and
+ * adds the rows to `tally` by bucket when given.
  */
 export function cowclipIndexed(
   table: Float32Array,
@@ -106,6 +119,7 @@ export function cowclipIndexed(
   counts: ArrayLike<number>,
   dim: number,
   opts: CowClipOptions,
+  tally?: number[],
 ): number {
   const n = ids.length;
   if (counts.length < n || grads.length < n * dim) {
@@ -118,7 +132,13 @@ export function cowclipIndexed(
   for (let i = 0; i < n; i++) {
     const id = ids[i];
     if (!(id >= 0 && id < rows)) throw new RangeError(`cowclipIndexed: id ${id} outside table of ${rows} rows`);
-    if (clipRow(table, id * dim, grads, i * dim, dim, counts[i], opts.ratio, floor, gamma)) clipped++;
+    const scaled = clipRow(table, id * dim, grads, i * dim, dim, counts[i], opts.ratio, floor, gamma);
+    if (scaled) clipped++;
+    if (tally) {
+      const b = 2 * bucketOf(counts[i]);
+      tally[b]++;
+      if (scaled) tally[b + 1]++;
+    }
   }
   return clipped;
 }

@@ -9,7 +9,7 @@
 import type { EmbeddingTable } from '../model/embedding.js';
 import type { SparseGrad } from '../sparse/merge.js';
 import type { AdamOptions } from './adam.js';
-import { type CowClipOptions, cowclip, cowclipIndexed } from './cowclip.js';
+import { type CowClipOptions, cowclip, cowclipIndexed, TALLY_LENGTH } from './cowclip.js';
 import { createOptimizer, type EmbedOptimizerName, type Optimizer } from './optimizer.js';
 
 export type EmbedUpdateMode = 'dense' | 'lazy';
@@ -32,14 +32,18 @@ export interface EmbedUpdateStats {
   rowsInBatch: number;
   /** How many of those CowClip scaled down (absent rows are not counted). */
   rowsClipped: number;
+  /** The same by the ID's count in the batch (src/optim/cowclip.ts BUCKETS: rows, clipped per bucket). */
+  buckets: number[];
 }
+
+export const noUpdates = (): EmbedUpdateStats => ({ rowsInBatch: 0, rowsClipped: 0, buckets: new Array<number>(TALLY_LENGTH).fill(0) });
 
 export class EmbeddingUpdater {
   /**
    * What this updater has applied since it was built, summed over its updates: whoever runs it (the trainer,
    * a shard owner, a parameter server) reads its figures here, and they are summed where the ranks meet.
    */
-  readonly applied: EmbedUpdateStats = { rowsInBatch: 0, rowsClipped: 0 };
+  readonly applied: EmbedUpdateStats = noUpdates();
   /** The optimizer of each table (its state is checkpointed). */
   readonly fieldOpt: Optimizer;
   readonly firstOpt: Optimizer;
@@ -90,7 +94,7 @@ export class EmbeddingUpdater {
     }
     addL2(field, fieldGrad, options.lambda);
     addL2(first, firstGrad, options.lambda);
-    const rowsClipped = clip ? cowclipIndexed(field.weights, fieldGrad.ids, fieldGrad.rows, fieldGrad.counts, field.dim, options) : 0;
+    const rowsClipped = clip ? cowclipIndexed(field.weights, fieldGrad.ids, fieldGrad.rows, fieldGrad.counts, field.dim, options, this.applied.buckets) : 0;
 
     if (options.mode === 'lazy') {
       this.fieldOpt.updateRows(field.weights, fieldGrad.ids, fieldGrad.rows, field.dim, options.lr, t);

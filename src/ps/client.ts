@@ -156,4 +156,4 @@ class ZmqServerClient implements ServerClient {
   }
 }
 
-const appliedOf = (r: { rowsInBatch: number; rowsClipped: number }): EmbedUpdateStats => ({ rowsInBatch: r.rowsInBatch, rowsClipped: r.rowsClipped });
+const appliedOf = (r: EmbedUpdateStats): EmbedUpdateStats => ({ rowsInBatch: r.rowsInBatch, rowsClipped: r.rowsClipped, buckets: [...r.buckets] });

@@ -5,6 +5,7 @@
  * MASTER_PORT + 1 + k, which every host can compute without another rendezvous.
  */
 import { unpack } from 'msgpackr';
+import { TALLY_LENGTH } from '../optim/cowclip.js';
 import { isCount, packFrame } from '../wire/frame.js';
 import type { ReplicaShape } from '../replica/replica.js';
 import { UserError } from '../util/errors.js';
@@ -49,6 +50,8 @@ export type Request =
 interface Counted {
   rowsInBatch: number;
   rowsClipped: number;
+  /** By the ID's batch count: [rows, clipped] of tail, torso, head. */
+  buckets: number[];
 }
 
 export type Reply =
@@ -102,7 +105,7 @@ export function decodeReply(frame: Buffer): Reply {
       break;
     case 'params':
     case 'all':
-      if ([m.applied, m.rowsInBatch, m.rowsClipped].every(isCount)) return m as unknown as Reply;
+      if ([m.applied, m.rowsInBatch, m.rowsClipped].every(isCount) && Array.isArray(m.buckets) && m.buckets.length === TALLY_LENGTH && m.buckets.every(isCount)) return m as unknown as Reply;
       break;
   }
   throw new Error(`bad reply ${JSON.stringify(m).slice(0, 200)}`);

@@ -3,6 +3,7 @@
  * and inline SVG charts, no scripts and no external references: a page opens offline, and can be mailed or
  * archived as one file.
  */
+import { BUCKETS } from '../optim/cowclip.js';
 import type { EvalRecord, MetricsRecord, StepRecord } from '../train/metrics.js';
 import type { RankSummary, RunReport } from '../train/report.js';
 import { barChart, lineChart, type LinePanel } from './chart.js';
@@ -114,6 +115,7 @@ function hyperparameters(r: RunReport): [string, string][] {
     ['optimizer, embedding update', `${c.optimizer}, ${c.embedUpdate}`],
     ['CowClip', c.cowclip ? `on (${c.cowclipForm} form, r = ${c.cowclipRatio}, zeta = ${c.cowclipZeta}${c.cowclipForm === 'auto' ? `, gamma = ${c.cowclipGamma}` : ''})` : 'off'],
     ['rows clipped (run / last step)', `${pct(r.clipFraction.mean)} / ${pct(r.clipFraction.last)}`],
+    ['rows clipped by batch count (tail 1 / torso 2-31 / head 32+)', BUCKETS.map((b) => pct(r.clipFraction.byBucket[b].fraction)).join(' / ')],
     ['seed', String(c.seed)],
     ['started', r.startedAt],
     ['command', r.command],

@@ -1,5 +1,5 @@
 import type { Communicator } from '../comm/communicator.js';
-import { cowclipIndexed, type CowClipOptions } from '../optim/cowclip.js';
+import { cowclipIndexed, TALLY_LENGTH, type CowClipOptions } from '../optim/cowclip.js';
 import type { EmbeddingUpdater } from '../optim/embed-update.js';
 import { splitPacked } from '../sparse/packed.js';
 import { Meter } from './meter.js';
@@ -20,7 +20,7 @@ export class LocalClipSync implements SyncStrategy {
   private readonly gather: RowGather;
 
   /** This rank's local clipping so far. */
-  private readonly clipped = { clipRows: 0, clipped: 0 };
+  private readonly clipped = { clipRows: 0, clipped: 0, buckets: new Array<number>(TALLY_LENGTH).fill(0) };
 
   constructor(
     private readonly comm: Communicator,
@@ -44,7 +44,7 @@ export class LocalClipSync implements SyncStrategy {
     const { field } = splitPacked(mine, this.dim);
     for (let i = 0; i < field.rows.length; i++) field.rows[i] *= n;
     this.clipped.clipRows += field.ids.length;
-    this.clipped.clipped += cowclipIndexed(this.embed.field.weights, field.ids, field.rows, field.counts, this.dim, this.clip);
+    this.clipped.clipped += cowclipIndexed(this.embed.field.weights, field.ids, field.rows, field.counts, this.dim, this.clip, this.clipped.buckets);
     for (let j = 0; j < mine.ids.length; j++) {
       for (let k = 0; k < this.dim; k++) mine.rows[j * w + k] = field.rows[j * this.dim + k] / n;
     }
@@ -53,6 +53,6 @@ export class LocalClipSync implements SyncStrategy {
 
   /** Clipping is each rank's own (summed over ranks); the global update every replica applies, rank 0 counts. */
   counts(): UpdateCounts {
-    return { rows: this.comm.rank === 0 ? this.embed.applied.rowsInBatch : 0, ...this.clipped };
+    return { rows: this.comm.rank === 0 ? this.embed.applied.rowsInBatch : 0, ...this.clipped, buckets: [...this.clipped.buckets] };
   }
 }

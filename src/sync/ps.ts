@@ -1,5 +1,5 @@
 import type { Communicator } from '../comm/communicator.js';
-import type { EmbedUpdateStats } from '../optim/embed-update.js';
+import { noUpdates, type EmbedUpdateStats } from '../optim/embed-update.js';
 import { connectServers, type ServerClient } from '../ps/client.js';
 import type { Replica, ReplicaShape } from '../replica/replica.js';
 import { splitByOwner, uniqueByOwner, unpackRows } from '../sparse/owners.js';
@@ -105,10 +105,11 @@ export class PsSync implements SyncStrategy {
    */
   counts(): UpdateCounts {
     if (this.comm.rank !== 0) return NO_COUNTS;
-    const sum = { rowsInBatch: 0, rowsClipped: 0 };
+    const sum = noUpdates();
     for (const h of this.heard) {
       sum.rowsInBatch += h.rowsInBatch;
       sum.rowsClipped += h.rowsClipped;
+      h.buckets.forEach((v, k) => (sum.buckets[k] += v));
     }
     return countsOf(sum);
   }

@@ -33,6 +33,8 @@ export interface UpdateCounts {
   /** Rows CowClip looked at, and those it scaled down (the clip fraction is clipped / clipRows). */
   clipRows: number;
   clipped: number;
+  /** The same by the ID's count in the batch: [rows, clipped] of tail, torso, head (src/optim/cowclip.ts). */
+  buckets: number[];
 }
 
 /** What every rank applies after a step's exchange. */

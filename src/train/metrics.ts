@@ -8,7 +8,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { makeDirs } from '../util/outputs.js';
-import { ClipWindow, type Met } from './meeting.js';
+import { ClipWindow, type ClipByBucket, type Met } from './meeting.js';
 
 interface Stamp {
   time: string;
@@ -62,6 +62,8 @@ export interface StepRecord extends Stamp {
    * the owners' under sharded and ps).
    */
   clipFraction: number;
+  /** The same by the ID's count in the global batch (tail 1, torso 2-31, head 32+): rows CowClip looked at, fraction it scaled down. */
+  clipByBucket: ClipByBucket;
 }
 
 /** Every --eval-every steps and at the end: over the whole eval set. */
@@ -169,6 +171,7 @@ export class StepRecorder {
       denseBytesPerStep: (c.denseBytes - this.last.denseBytes) / steps,
       sparseBytesPerStep: (c.sparseBytes - this.last.sparseBytes) / steps,
       clipFraction: this.clip.fraction,
+      clipByBucket: this.clip.byBucket(),
     });
     this.lastStep = step;
     this.lastAt = now;

@@ -37,7 +37,7 @@ export interface RunReport extends RunIdentity {
   skippedLines: number;
   /** Steps skipped for non-finite loss or gradients (--skip-nonfinite). */
   skippedSteps: number;
-  clipFraction: { mean: number; last: number };
+  clipFraction: TrainResult['clipFraction'];
   paramChecksums: string[];
   /** Per rank: checksum, bytes sent per step (dense / sparse), step time split (seconds over the run). */
   ranks: RankSummary[];

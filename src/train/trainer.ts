@@ -18,7 +18,7 @@ import { loadWeights, resumeFrom, saveCheckpoint } from './checkpoint.js';
 import { checkReplicas } from './drift.js';
 import type { BestEval, EvalResult } from './evaluate.js';
 import { Evaluations, type EvalPoint } from './evaluations.js';
-import { ClipWindow, type Met } from './meeting.js';
+import { ClipWindow, type ClipByBucket, type Met } from './meeting.js';
 import { StepRecorder, type MetricsLog } from './metrics.js';
 import { Periodic } from './periodic.js';
 import { Progress } from './progress.js';
@@ -44,9 +44,10 @@ export interface TrainResult {
   best: BestEval;
   /**
    * CowClip's share of rows scaled down: over every embedding update of the run (clipped rows / rows it looked
-   * at), and over the updates summed at the last meeting that had any (for most strategies, the last step's).
+   * at), over the updates summed at the last meeting that had any (for most strategies, the last step's), and
+   * over the run by the ID's count in the global batch (tail 1, torso 2-31, head 32+).
    */
-  clipFraction: { mean: number; last: number };
+  clipFraction: { mean: number; last: number; byBucket: ClipByBucket };
   /** Seconds over the run: batch fill + lookup, tfjs, per-ID merging, collectives (waiting included), optimizer. */
   time: { data: number; compute: number; merge: number; comm: number; update: number };
   /** Host <-> tensor backend traffic of the training steps (evaluation apart); its ms split `compute`. */
@@ -248,7 +249,7 @@ function result(r: { rep: Replica; steps: StepRunner; comm: Communicator; evals:
     eval: r.ev,
     history: r.evals.history,
     best: r.evals.best!,
-    clipFraction: { mean: tally.clip.fraction, last: tally.clipLast },
+    clipFraction: { mean: tally.clip.fraction, last: tally.clipLast, byBucket: tally.clip.byBucket() },
     time: { data: ms.data / 1000, compute: ms.compute / 1000, merge: ms.merge / 1000, comm: ms.comm / 1000, update: ms.update / 1000 },
     transfer: steps.grads.stats,
     bytes: { sent: comm.stats.bytesSent + meter.direct.sent, received: comm.stats.bytesReceived + meter.direct.received, densePerStep: meter.bytes.dense / end, sparsePerStep: meter.bytes.sparse / end },

@@ -132,3 +132,13 @@ t.test('auto form: the zeta floor bounds the threshold of near-zero rows; gamma 
   t.throws(() => cowclip(f32(0, 0), f32(1, 1), [1], 2, { ratio: 1, zeta: 0.01, form: 'auto', gamma: 0 }), /gamma must be > 0/);
   t.end();
 });
+
+t.test("the tally counts rows by their ID's batch count: tail 1, torso 2-31, head 32+", (t) => {
+  // Rows with counts 1, 5, 40; gradients big enough that all three are clipped except the head row.
+  const table = f32(0.3, 0.4, 0.3, 0.4, 0.3, 0.4);
+  const grads = f32(3, 4, 3, 4, 0.3, 0.4);
+  const tally = [0, 0, 0, 0, 0, 0];
+  t.equal(cowclipIndexed(table, [0, 1, 2], grads, [1, 5, 40], 2, { ratio: 1, zeta: 1e-5 }, tally), 2);
+  t.same(tally, [1, 1, 1, 1, 1, 0], '[rows, clipped] of tail, torso, head');
+  t.end();
+});

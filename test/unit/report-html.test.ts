@@ -48,7 +48,7 @@ function report(): RunReport {
     best: { step: 24, auc: 0.62424, logloss: 0.52113, metric: 'auc' },
     skippedLines: 0,
     skippedSteps: 0,
-    clipFraction: { mean: 0, last: 0 },
+    clipFraction: { mean: 0, last: 0, byBucket: { tail: { rows: 10, fraction: 0.5 }, torso: { rows: 4, fraction: 0.25 }, head: { rows: 0, fraction: 0 } } },
     paramChecksums: ['a1b2c3d4e5f60718', 'a1b2c3d4e5f60718'],
     ranks: [rank(0), rank(1)],
     stepTime: time,
@@ -78,6 +78,7 @@ function step(n: number, loss: number): StepRecord {
     denseBytesPerStep: 1.97e6,
     sparseBytesPerStep: 1.0e5,
     clipFraction: 0,
+    clipByBucket: { tail: { rows: 0, fraction: 0 }, torso: { rows: 0, fraction: 0 }, head: { rows: 0, fraction: 0 } },
   };
 }
 
@@ -142,6 +143,7 @@ t.test('run page: summary, every curve from the metrics records, step time bars 
     ['learning rate (dense / embeddings)', '1.00e-3 / 3.00e-3 (after the cowclip scaling rule; warmup 10 steps)'],
     ['CowClip', 'on (paper form, r = 1, zeta = 0.00001)'],
     ['rows clipped (run / last step)', '0.00% / 0.00%'],
+    ['rows clipped by batch count (tail 1 / torso 2-31 / head 32+)', '50.00% / 25.00% / 0.00%'],
     ['seed', '42'],
     ['started', '2026-12-04T18:00:00.000Z'],
     ['command', 'ddp-launch -n 2 --mlp 400,400 &lt;quick&gt;'],
