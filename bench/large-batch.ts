@@ -1,0 +1,136 @@
+/**
+ * The large-batch study: does clipping matter at large batch? The same number of samples of the planted
+ * synthetic data at each batch size, under each scale rule (none, sqrt, linear, cowclip) and clip form (off, paper:
+ * clipping, auto: every row normalised to its threshold), one real `ddp-launch` job each. Reports the final eval
+ * AUC against the data's oracle, the gap to the smallest batch of the same rule and form, CowClip's clip fraction
+ * (all rows, and by the ID's batch count: tail 1 / torso 2-31 / head 32+) and the training time. A run that takes
+ * longer than --timeout-per-run is reported as skipped, so the long configurations can run where a GPU is and be
+ * left out elsewhere. JSON (one line) and a markdown table on stdout, progress on stderr; the runs' reports under --out.
+ *
+ *   node dist/bench/large-batch.js [--batches 1024,4096,16384,65536] [--samples 16777216] [--rows 2000000] [--data v1|quick]
+ *     [--rules none,sqrt,linear,cowclip] [--forms off,paper,auto] [--nprocs 1] [--mlp 400,400,400]
+ *     [--timeout-per-run 3600] [--out DIR] [--json FILE] [-- extra training flags]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { machineInfo, markdownTable, positiveInt, runMain, splitList } from './common.js';
+import { readReport, startLauncher, stopAllLaunchers } from './launch.js';
+
+const RULES = ['none', 'sqrt', 'linear', 'cowclip'];
+const FORMS = ['off', 'paper', 'auto'];
+
+interface Row {
+  batch: number;
+  rule: string;
+  form: string;
+  steps: number;
+  /** Null where the run was skipped (timed out or failed: `skipped` says why). */
+  auc: number | null;
+  oracleAuc: number | null;
+  /** AUC here minus AUC at the smallest batch with the same rule and form. */
+  gapToSmallest: number | null;
+  clip: { all: number; tail: number; torso: number; head: number } | null;
+  trainSeconds: number | null;
+  skipped?: string;
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      batches: { type: 'string', default: '1024,4096,16384,65536' },
+      samples: { type: 'string', default: String(16_384 * 1024) },
+      rows: { type: 'string', default: '2000000' },
+      data: { type: 'string', default: 'v1' },
+      rules: { type: 'string', default: RULES.join(',') },
+      forms: { type: 'string', default: FORMS.join(',') },
+      nprocs: { type: 'string', default: '1' },
+      mlp: { type: 'string', default: '400,400,400' },
+      'timeout-per-run': { type: 'string', default: '3600' },
+      out: { type: 'string' },
+      json: { type: 'string' },
+    },
+  });
+  const batches = splitList(values.batches).map((s) => positiveInt('batches', s)).sort((a, b) => a - b);
+  const samples = positiveInt('samples', values.samples);
+  const rules = checked('rules', splitList(values.rules), RULES);
+  const forms = checked('forms', splitList(values.forms), FORMS);
+  const timeoutS = positiveInt('timeout-per-run', values['timeout-per-run']);
+  const out = values.out ?? `large-batch-${Date.now()}`;
+  mkdirSync(out, { recursive: true });
+  // One data set for every run: the same rows, the same oracle; epochs = samples / rows.
+  if (values.data !== 'v1' && values.data !== 'quick') throw new Error(`--data ${values.data}: expected v1 (Criteo-shaped vocabularies) or quick (small ones)`);
+  const data = `synthetic:${values.data},rows=${positiveInt('rows', values.rows)},eval-rows=${values.data === 'v1' ? 50_000 : 2_000}`;
+  process.on('SIGINT', () => {
+    stopAllLaunchers();
+    process.exit(130);
+  });
+
+  const rows: Row[] = [];
+  for (const batch of batches) {
+    for (const rule of rules) {
+      for (const form of forms) {
+        const steps = Math.max(1, Math.round(samples / batch));
+        const name = `b${batch}-${rule}-${form}`;
+        const report = join(out, `${name}.json`);
+        const clipFlags = form === 'off' ? ['--no-cowclip'] : ['--cowclip-form', form];
+        const args = ['-n', values.nprocs, '--data', data, '--mlp', values.mlp, '--global-batch', String(batch), '--steps', String(steps), '--scale-rule', rule, ...clipFlags, '--eval-every', '0', '--log-every', '0', '--report', report, ...positionals];
+        console.error(`large-batch: ${name}: ${steps} steps`);
+        const row: Row = { batch, rule, form, steps, auc: null, oracleAuc: null, gapToSmallest: null, clip: null, trainSeconds: null };
+        try {
+          await startLauncher(args, { timeoutS, what: name }).done;
+          const r = readReport(report);
+          const b = r.clipFraction.byBucket;
+          Object.assign(row, {
+            auc: r.eval.auc,
+            oracleAuc: r.oracle?.auc ?? null,
+            clip: { all: r.clipFraction.mean, tail: b.tail.fraction, torso: b.torso.fraction, head: b.head.fraction },
+            trainSeconds: r.trainSeconds,
+          });
+        } catch (err) {
+          row.skipped = String((err as Error).message).split('\n')[0];
+          console.error(`large-batch: ${name} skipped: ${row.skipped}`);
+        }
+        rows.push(row);
+      }
+    }
+  }
+  for (const row of rows) {
+    const base = rows.find((r) => r.batch === batches[0] && r.rule === row.rule && r.form === row.form);
+    if (row.auc !== null && base?.auc != null) row.gapToSmallest = row.auc - base.auc;
+  }
+
+  const result = { bench: 'large-batch', machine: machineInfo(), data, samples, nprocs: Number(values.nprocs), mlp: values.mlp, extra: positionals, rows };
+  const line = JSON.stringify(result);
+  if (values.json) writeFileSync(values.json, line + '\n');
+  console.log(line);
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  const f4 = (x: number | null) => (x === null ? '-' : x.toFixed(4));
+  console.log(
+    '\n' +
+      markdownTable(
+        ['batch', 'scale rule', 'clip form', 'steps', 'eval AUC', 'oracle - AUC', `AUC - AUC at ${batches[0]}`, 'rows clipped: all / tail / torso / head', 'train min'],
+        rows.map((r) => [
+          r.batch,
+          r.rule,
+          r.form,
+          r.steps,
+          r.skipped ? `skipped (${r.skipped.slice(0, 60)})` : f4(r.auc),
+          r.auc !== null && r.oracleAuc !== null ? f4(r.oracleAuc - r.auc) : '-',
+          r.gapToSmallest === null ? '-' : (r.gapToSmallest >= 0 ? '+' : '') + r.gapToSmallest.toFixed(4),
+          r.clip ? [r.clip.all, r.clip.tail, r.clip.torso, r.clip.head].map(pct).join(' / ') : '-',
+          r.trainSeconds === null ? '-' : (r.trainSeconds / 60).toFixed(1),
+        ]),
+        [1, 2],
+      ),
+  );
+  console.log(`Reports: ${out}`);
+}
+
+function checked(flag: string, given: string[], allowed: string[]): string[] {
+  for (const g of given) if (!allowed.includes(g)) throw new Error(`--${flag} ${g}: expected some of ${allowed.join(', ')}`);
+  return given;
+}
+
+runMain(main);
