@@ -13,20 +13,13 @@ import { splitPacked } from '../src/sparse/packed.js';
 import { mergeRows } from '../src/sparse/merge.js';
 import { Rng } from '../src/util/rng.js';
 import { GPU_ENV, needWebGpu } from './helpers/gpu.js';
+import { worstRelativeDiff } from './helpers/runs.js';
 
 const ROWS = 300;
 const DIM = 4;
 
-/** The largest difference relative to the tensor's largest value, as the equivalence tests measure (worstRelativeDiff). */
-function worst(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let m = 0;
-  for (let k = 0; k < a.length; k++) {
-    d = Math.max(d, Math.abs(a[k] - b[k]));
-    m = Math.max(m, Math.abs(b[k]));
-  }
-  return m > 0 ? d / m : d;
-}
+/** The largest difference relative to the tensor's largest value, as the equivalence tests measure it. */
+const worst = (a: Float32Array, b: Float32Array): number => worstRelativeDiff(new Map([['t', b]]), new Map([['t', a]])).rel;
 
 if (needWebGpu(t)) {
   t.before(async () => {
