@@ -6,12 +6,14 @@
  * (all rows, and by the ID's batch count: tail 1 / torso 2-31 / head 32+) and the training time. A run that takes
  * longer than --timeout-per-run is reported as skipped, so the long configurations can run where a GPU is and be
  * left out elsewhere. JSON (one line) and a markdown table on stdout, progress on stderr; the runs' reports under --out.
+ * A long study stopped part-way picks up where it was with --resume: a configuration whose report is already in --out
+ * is read, not rerun, provided the study's parameters (recorded there in study.json) are the same.
  *
  *   node dist/bench/large-batch.js [--batches 1024,4096,16384,65536] [--samples 16777216] [--rows 2000000] [--data v1|quick]
  *     [--rules none,sqrt,linear,cowclip] [--forms off,paper,auto] [--nprocs 1] [--mlp 400,400,400]
- *     [--timeout-per-run 3600] [--out DIR] [--json FILE] [-- extra training flags]
+ *     [--timeout-per-run 3600] [--out DIR] [--resume] [--json FILE] [-- extra training flags]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { machineInfo, markdownTable, positiveInt, runMain, splitList } from './common.js';
@@ -49,6 +51,7 @@ async function main(): Promise<void> {
       mlp: { type: 'string', default: '400,400,400' },
       'timeout-per-run': { type: 'string', default: '3600' },
       out: { type: 'string' },
+      resume: { type: 'boolean', default: false },
       json: { type: 'string' },
     },
   });
@@ -62,6 +65,11 @@ async function main(): Promise<void> {
   // One data set for every run: the same rows, the same oracle; epochs = samples / rows.
   if (values.data !== 'v1' && values.data !== 'quick') throw new Error(`--data ${values.data}: expected v1 (Criteo-shaped vocabularies) or quick (small ones)`);
   const data = `synthetic:${values.data},rows=${positiveInt('rows', values.rows)},eval-rows=${values.data === 'v1' ? 50_000 : 2_000}`;
+  const study = { data, samples, nprocs: Number(values.nprocs), mlp: values.mlp, extra: positionals };
+  const studyFile = join(out, 'study.json');
+  // Never overwrite, nor later reuse, the reports of a different study.
+  if (existsSync(studyFile)) sameStudy(studyFile, study);
+  writeFileSync(studyFile, JSON.stringify(study) + '\n');
   process.on('SIGINT', () => {
     stopAllLaunchers();
     process.exit(130);
@@ -76,10 +84,11 @@ async function main(): Promise<void> {
         const report = join(out, `${name}.json`);
         const clipFlags = form === 'off' ? ['--no-cowclip'] : ['--cowclip-form', form];
         const args = ['-n', values.nprocs, '--data', data, '--mlp', values.mlp, '--global-batch', String(batch), '--steps', String(steps), '--scale-rule', rule, ...clipFlags, '--eval-every', '0', '--log-every', '0', '--report', report, ...positionals];
-        console.error(`large-batch: ${name}: ${steps} steps`);
+        const reuse = values.resume && existsSync(report);
+        console.error(`large-batch: ${name}: ${steps} steps${reuse ? ' (report reused)' : ''}`);
         const row: Row = { batch, rule, form, steps, auc: null, oracleAuc: null, gapToSmallest: null, clip: null, trainSeconds: null };
         try {
-          await startLauncher(args, { timeoutS, what: name }).done;
+          if (!reuse) await startLauncher(args, { timeoutS, what: name }).done;
           const r = readReport(report);
           const b = r.clipFraction.byBucket;
           Object.assign(row, {
@@ -101,7 +110,7 @@ async function main(): Promise<void> {
     if (row.auc !== null && base?.auc != null) row.gapToSmallest = row.auc - base.auc;
   }
 
-  const result = { bench: 'large-batch', machine: machineInfo(), data, samples, nprocs: Number(values.nprocs), mlp: values.mlp, extra: positionals, rows };
+  const result = { bench: 'large-batch', machine: machineInfo(), ...study, rows };
   const line = JSON.stringify(result);
   if (values.json) writeFileSync(values.json, line + '\n');
   console.log(line);
@@ -126,6 +135,16 @@ async function main(): Promise<void> {
       ),
   );
   console.log(`Reports: ${out}`);
+}
+
+/** An --out directory holds the reports of one study: --resume reads them only when they answer the same question. */
+function sameStudy(file: string, now: Record<string, unknown>): void {
+  const was = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  for (const key of Object.keys(now)) {
+    if (JSON.stringify(was[key]) !== JSON.stringify(now[key])) {
+      throw new Error(`--out: ${file} records a study with with ${key} ${JSON.stringify(was[key])}, this one has ${JSON.stringify(now[key])}; use another --out or the same parameters`);
+    }
+  }
 }
 
 function checked(flag: string, given: string[], allowed: string[]): string[] {
