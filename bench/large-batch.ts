@@ -142,7 +142,7 @@ function sameStudy(file: string, now: Record<string, unknown>): void {
   const was = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   for (const key of Object.keys(now)) {
     if (JSON.stringify(was[key]) !== JSON.stringify(now[key])) {
-      throw new Error(`--out: ${file} records a study with with ${key} ${JSON.stringify(was[key])}, this one has ${JSON.stringify(now[key])}; use another --out or the same parameters`);
+      throw new Error(`--out: ${file} records a study with ${key} ${JSON.stringify(was[key])}, this one has ${JSON.stringify(now[key])}; use another --out or the same parameters`);
     }
   }
 }

@@ -3,7 +3,7 @@
 // independent reading.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunReport } from '../src/train/report.js';
@@ -41,4 +41,30 @@ t.test('large-batch: every configuration run, the table matches the runs', async
   }
   t.ok(json.rows.some((r) => r.form === 'auto' && r.clip!.all > 0), 'auto scales rows down');
   t.match(res.stdout, /\| batch \| scale rule \| clip form \| steps \| eval AUC \| oracle - AUC \| AUC - AUC at 256 \|/);
+});
+
+t.test('large-batch: --resume reads the reports already in --out; a different study there is refused', async (t) => {
+  const out = t.testdir();
+  const args = ['--data', 'quick', '--rows', '2000', '--samples', '1024', '--batches', '256,512', '--rules', 'cowclip', '--forms', 'auto', '--mlp', '8', '--out', out, '--', '--embed-dim', '4'];
+  const run = (extra: string[]) => spawnSync(process.execPath, [BENCH, ...args.slice(0, args.indexOf('--')), ...extra, ...args.slice(args.indexOf('--'))], { encoding: 'utf8', timeout: 600_000 });
+  const rowsOf = (stdout: string) => (JSON.parse(stdout.split('\n').find((l) => l.startsWith('{'))!) as { rows: Row[] }).rows;
+  const first = run([]);
+  t.equal(first.status, 0, first.stderr.slice(-2000));
+  // A report edited by hand shows in the table: it was read, not rerun.
+  const file = join(out, 'b512-cowclip-auto.json');
+  const rep = JSON.parse(readFileSync(file, 'utf8')) as RunReport;
+  rep.eval.auc = 0.123;
+  writeFileSync(file, JSON.stringify(rep));
+  const resumed = run(['--resume']);
+  t.equal(resumed.status, 0, resumed.stderr.slice(-2000));
+  t.match(resumed.stderr, /b256-cowclip-auto: 4 steps \(report reused\)/);
+  const rows = rowsOf(resumed.stdout);
+  t.equal(rows[1].auc, 0.123, 'the 512 row is the report on disk');
+  t.equal(rows[0].auc, rowsOf(first.stdout)[0].auc, 'the 256 row as first measured');
+  t.equal(rows[1].gapToSmallest, 0.123 - rows[0].auc!);
+
+  const other = run(['--samples', '2048', '--resume']);
+  t.not(other.status, 0);
+  t.match(other.stderr, /--out: .*study\.json records a study with samples 1024, this one has 2048; use another --out or the same parameters/);
+  t.equal((JSON.parse(readFileSync(file, 'utf8')) as RunReport).eval.auc, 0.123, 'the other study overwrote nothing');
 });
