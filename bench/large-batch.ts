@@ -3,7 +3,9 @@
  * synthetic data at each batch size, under each scale rule (none, sqrt, linear, cowclip) and clip form (off, paper:
  * clipping, auto: every row normalised to its threshold), one real `ddp-launch` job each. Reports the final eval
  * AUC against the data's oracle, the gap to the smallest batch of the same rule and form, CowClip's clip fraction
- * (all rows, and by the ID's batch count: tail 1 / torso 2-31 / head 32+) and the training time. A run that takes
+ * (all rows, and by the ID's batch count: tail 1 / torso 2-31 / head 32+) and the training time. Each run is evaluated
+ * once per pass over the training rows, so the table also shows the best pass (what early stopping would keep): with
+ * several passes a small batch can overfit before the end. A run that takes
  * longer than --timeout-per-run is reported as skipped, so the long configurations can run where a GPU is and be
  * left out elsewhere. JSON (one line) and a markdown table on stdout, progress on stderr; the runs' reports under --out.
  * A long study stopped part-way picks up where it was with --resume: a configuration whose report is already in --out
@@ -32,6 +34,10 @@ interface Row {
   oracleAuc: number | null;
   /** AUC here minus AUC at the smallest batch with the same rule and form. */
   gapToSmallest: number | null;
+  /** The best of the once-a-pass evaluations, and the pass (1-based, fractional for the last) it came at. */
+  best: { auc: number; pass: number } | null;
+  /** Best AUC here minus best AUC at the smallest batch with the same rule and form. */
+  bestGapToSmallest: number | null;
   clip: { all: number; tail: number; torso: number; head: number } | null;
   trainSeconds: number | null;
   skipped?: string;
@@ -64,7 +70,8 @@ async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   // One data set for every run: the same rows, the same oracle; epochs = samples / rows.
   if (values.data !== 'v1' && values.data !== 'quick') throw new Error(`--data ${values.data}: expected v1 (Criteo-shaped vocabularies) or quick (small ones)`);
-  const data = `synthetic:${values.data},rows=${positiveInt('rows', values.rows)},eval-rows=${values.data === 'v1' ? 50_000 : 2_000}`;
+  const trainRows = positiveInt('rows', values.rows);
+  const data = `synthetic:${values.data},rows=${trainRows},eval-rows=${values.data === 'v1' ? 50_000 : 2_000}`;
   const study = { data, samples, nprocs: Number(values.nprocs), mlp: values.mlp, extra: positionals };
   const studyFile = join(out, 'study.json');
   // Never overwrite, nor later reuse, the reports of a different study.
@@ -80,13 +87,14 @@ async function main(): Promise<void> {
     for (const rule of rules) {
       for (const form of forms) {
         const steps = Math.max(1, Math.round(samples / batch));
+        const stepsPerPass = Math.max(1, Math.round(trainRows / batch));
         const name = `b${batch}-${rule}-${form}`;
         const report = join(out, `${name}.json`);
         const clipFlags = form === 'off' ? ['--no-cowclip'] : ['--cowclip-form', form];
-        const args = ['-n', values.nprocs, '--data', data, '--mlp', values.mlp, '--global-batch', String(batch), '--steps', String(steps), '--scale-rule', rule, ...clipFlags, '--eval-every', '0', '--log-every', '0', '--report', report, ...positionals];
+        const args = ['-n', values.nprocs, '--data', data, '--mlp', values.mlp, '--global-batch', String(batch), '--steps', String(steps), '--scale-rule', rule, ...clipFlags, '--eval-every', String(stepsPerPass), '--log-every', '0', '--report', report, ...positionals];
         const reuse = values.resume && existsSync(report);
         console.error(`large-batch: ${name}: ${steps} steps${reuse ? ' (report reused)' : ''}`);
-        const row: Row = { batch, rule, form, steps, auc: null, oracleAuc: null, gapToSmallest: null, clip: null, trainSeconds: null };
+        const row: Row = { batch, rule, form, steps, auc: null, oracleAuc: null, gapToSmallest: null, best: null, bestGapToSmallest: null, clip: null, trainSeconds: null };
         try {
           if (!reuse) await startLauncher(args, { timeoutS, what: name }).done;
           const r = readReport(report);
@@ -94,6 +102,7 @@ async function main(): Promise<void> {
           Object.assign(row, {
             auc: r.eval.auc,
             oracleAuc: r.oracle?.auc ?? null,
+            best: r.best ? { auc: r.best.auc, pass: (r.best.step * batch) / trainRows } : null,
             clip: { all: r.clipFraction.mean, tail: b.tail.fraction, torso: b.torso.fraction, head: b.head.fraction },
             trainSeconds: r.trainSeconds,
           });
@@ -108,6 +117,7 @@ async function main(): Promise<void> {
   for (const row of rows) {
     const base = rows.find((r) => r.batch === batches[0] && r.rule === row.rule && r.form === row.form);
     if (row.auc !== null && base?.auc != null) row.gapToSmallest = row.auc - base.auc;
+    if (row.best && base?.best) row.bestGapToSmallest = row.best.auc - base.best.auc;
   }
 
   const result = { bench: 'large-batch', machine: machineInfo(), ...study, rows };
@@ -116,18 +126,21 @@ async function main(): Promise<void> {
   console.log(line);
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
   const f4 = (x: number | null) => (x === null ? '-' : x.toFixed(4));
+  const signed = (x: number | null) => (x === null ? '-' : (x >= 0 ? '+' : '') + x.toFixed(4));
   console.log(
     '\n' +
       markdownTable(
-        ['batch', 'scale rule', 'clip form', 'steps', 'eval AUC', 'oracle - AUC', `AUC - AUC at ${batches[0]}`, 'rows clipped: all / tail / torso / head', 'train min'],
+        ['batch', 'scale rule', 'clip form', 'steps', 'AUC at the end', `end - end at ${batches[0]}`, 'best AUC (pass)', 'oracle - best', `best - best at ${batches[0]}`, 'rows clipped: all / tail / torso / head', 'train min'],
         rows.map((r) => [
           r.batch,
           r.rule,
           r.form,
           r.steps,
           r.skipped ? `skipped (${r.skipped.slice(0, 60)})` : f4(r.auc),
-          r.auc !== null && r.oracleAuc !== null ? f4(r.oracleAuc - r.auc) : '-',
-          r.gapToSmallest === null ? '-' : (r.gapToSmallest >= 0 ? '+' : '') + r.gapToSmallest.toFixed(4),
+          signed(r.gapToSmallest),
+          r.best ? `${f4(r.best.auc)} (${r.best.pass.toFixed(1)})` : '-',
+          r.best && r.oracleAuc !== null ? f4(r.oracleAuc - r.best.auc) : '-',
+          signed(r.bestGapToSmallest),
           r.clip ? [r.clip.all, r.clip.tail, r.clip.torso, r.clip.head].map(pct).join(' / ') : '-',
           r.trainSeconds === null ? '-' : (r.trainSeconds / 60).toFixed(1),
         ]),
