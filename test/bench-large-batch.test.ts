@@ -18,12 +18,14 @@ interface Row {
   auc: number | null;
   oracleAuc: number | null;
   gapToSmallest: number | null;
+  best: { auc: number; pass: number } | null;
+  bestGapToSmallest: number | null;
   clip: { all: number; tail: number; torso: number; head: number } | null;
 }
 
 t.test('large-batch: every configuration run, the table matches the runs', async (t) => {
   const out = t.testdir();
-  const args = ['--data', 'quick', '--rows', '3000', '--samples', '2048', '--batches', '512,256', '--rules', 'none,cowclip', '--forms', 'paper,auto', '--mlp', '16', '--out', out, '--', '--embed-dim', '4', '--cowclip-ratio', '0.01'];
+  const args = ['--data', 'quick', '--rows', '1000', '--samples', '2048', '--batches', '512,256', '--rules', 'none,cowclip', '--forms', 'paper,auto', '--mlp', '16', '--out', out, '--', '--embed-dim', '4', '--cowclip-ratio', '0.01'];
   const res = spawnSync(process.execPath, [BENCH, ...args], { encoding: 'utf8', timeout: 600_000 });
   t.equal(res.status, 0, res.stderr.slice(-2000));
   const json = JSON.parse(res.stdout.split('\n').find((l) => l.startsWith('{'))!) as { rows: Row[]; samples: number };
@@ -38,9 +40,14 @@ t.test('large-batch: every configuration run, the table matches the runs', async
     t.same(r.clip, { all: rep.clipFraction.mean, tail: rep.clipFraction.byBucket.tail.fraction, torso: rep.clipFraction.byBucket.torso.fraction, head: rep.clipFraction.byBucket.head.fraction });
     const base = json.rows.find((x) => x.batch === 256 && x.rule === r.rule && x.form === r.form)!;
     t.equal(r.gapToSmallest, r.auc! - base.auc!, 'the gap to the smallest batch');
+    // Evaluated once a pass over the 1,000 rows: every 4 steps at 256, every 2 at 512.
+    t.same(rep.history.map((h) => h.step), r.batch === 256 ? [4, 8] : [2, 4], 'once a pass');
+    const bestEval = rep.history.reduce((a, h) => (h.auc > a.auc ? h : a));
+    t.same(r.best, { auc: bestEval.auc, pass: (bestEval.step * r.batch) / 1000 }, 'the best pass from the history');
+    t.equal(r.bestGapToSmallest, r.best!.auc - base.best!.auc);
   }
   t.ok(json.rows.some((r) => r.form === 'auto' && r.clip!.all > 0), 'auto scales rows down');
-  t.match(res.stdout, /\| batch \| scale rule \| clip form \| steps \| eval AUC \| oracle - AUC \| AUC - AUC at 256 \|/);
+  t.match(res.stdout, /\| batch \| scale rule \| clip form \| steps \| AUC at the end \| end - end at 256 \| best AUC \(pass\) \| oracle - best \| best - best at 256 \|/);
 });
 
 t.test('large-batch: --resume reads the reports already in --out; a different study there is refused', async (t) => {
