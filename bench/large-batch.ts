@@ -1,12 +1,12 @@
 /**
  * The large-batch study: does clipping matter at large batch? The same number of samples of the planted
  * synthetic data at each batch size, under each scale rule (none, sqrt, linear, cowclip) and clip form (off, paper:
- * clipping, auto: every row normalised to its threshold), one real `ddp-launch` job each. Reports the final eval
+ * clipping, auto: every row normalised to its threshold), one real `ddp-launch` job each (at the base batch every
+ * rule keeps the values as given: one job, run once, stands for all rules there). Reports the final eval
  * AUC against the data's oracle, the gap to the smallest batch of the same rule and form, CowClip's clip fraction
  * (all rows, and by the ID's batch count: tail 1 / torso 2-31 / head 32+) and the training time. Each run is evaluated
  * once per pass over the training rows, so the table also shows the best pass (what early stopping would keep): with
- * several passes a small batch can overfit before the end. A run that takes
- * longer than --timeout-per-run is reported as skipped, so the long configurations can run where a GPU is and be
+ * several passes a small batch can overfit before the end. A run that takes longer than --timeout-per-run is reported as skipped, so the long configurations can run where a GPU is and be
  * left out elsewhere. JSON (one line) and a markdown table on stdout, progress on stderr; the runs' reports under --out.
  * A long study stopped part-way picks up where it was with --resume: a configuration whose report is already in --out
  * is read, not rerun, provided the study's parameters (recorded there in study.json) are the same.
@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { machineInfo, markdownTable, positiveInt, runMain, splitList } from './common.js';
 import { readReport, startLauncher, stopAllLaunchers } from './launch.js';
+import { parseTrainConfig } from '../src/config/train-config.js';
 
 const RULES = ['none', 'sqrt', 'linear', 'cowclip'];
 const FORMS = ['off', 'paper', 'auto'];
@@ -41,6 +42,8 @@ interface Row {
   clip: { all: number; tail: number; torso: number; head: number } | null;
   trainSeconds: number | null;
   skipped?: string;
+  /** At the base batch every scale rule keeps the values as given: the rows of the later rules are this rule's job. */
+  sameJobAs?: string;
 }
 
 async function main(): Promise<void> {
@@ -82,10 +85,17 @@ async function main(): Promise<void> {
     process.exit(130);
   });
 
+  // The batch the scale rules count from, as the jobs will read it (this also checks the extra flags up front).
+  const baseBatch = parseTrainConfig(positionals).baseBatch;
   const rows: Row[] = [];
   for (const batch of batches) {
     for (const rule of rules) {
       for (const form of forms) {
+        if (batch === baseBatch && rule !== rules[0]) {
+          const first = rows.find((r) => r.batch === batch && r.rule === rules[0] && r.form === form)!;
+          rows.push({ ...first, rule, sameJobAs: rules[0] });
+          continue;
+        }
         const steps = Math.max(1, Math.round(samples / batch));
         const stepsPerPass = Math.max(1, Math.round(trainRows / batch));
         const name = `b${batch}-${rule}-${form}`;
@@ -133,7 +143,7 @@ async function main(): Promise<void> {
         ['batch', 'scale rule', 'clip form', 'steps', 'AUC at the end', `end - end at ${batches[0]}`, 'best AUC (pass)', 'oracle - best', `best - best at ${batches[0]}`, 'rows clipped: all / tail / torso / head', 'train min'],
         rows.map((r) => [
           r.batch,
-          r.rule,
+          r.sameJobAs ? `${r.rule} (= ${r.sameJobAs}: k = 1)` : r.rule,
           r.form,
           r.steps,
           r.skipped ? `skipped (${r.skipped.slice(0, 60)})` : f4(r.auc),
