@@ -3,7 +3,7 @@
 // independent reading.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunReport } from '../src/train/report.js';
@@ -21,21 +21,25 @@ interface Row {
   best: { auc: number; pass: number } | null;
   bestGapToSmallest: number | null;
   clip: { all: number; tail: number; torso: number; head: number } | null;
+  sameJobAs?: string;
 }
 
 t.test('large-batch: every configuration run, the table matches the runs', async (t) => {
   const out = t.testdir();
-  const args = ['--data', 'quick', '--rows', '1000', '--samples', '2048', '--batches', '512,256', '--rules', 'none,cowclip', '--forms', 'paper,auto', '--mlp', '16', '--out', out, '--', '--embed-dim', '4', '--cowclip-ratio', '0.01'];
+  const args = ['--data', 'quick', '--rows', '1000', '--samples', '2048', '--batches', '512,256', '--rules', 'none,cowclip', '--forms', 'paper,auto', '--mlp', '16', '--out', out, '--', '--embed-dim', '4', '--cowclip-ratio', '0.01', '--base-batch', '256'];
   const res = spawnSync(process.execPath, [BENCH, ...args], { encoding: 'utf8', timeout: 600_000 });
   t.equal(res.status, 0, res.stderr.slice(-2000));
   const json = JSON.parse(res.stdout.split('\n').find((l) => l.startsWith('{'))!) as { rows: Row[]; samples: number };
   t.same(json.rows.map((r) => [r.batch, r.rule, r.form]), [256, 512].flatMap((b) => ['none', 'cowclip'].flatMap((r) => ['paper', 'auto'].map((f) => [b, r, f]))), 'batches ascending, every rule and form');
+  // At the base batch (256 here) every rule keeps the values as given: one job, run once, stands for both rules.
+  t.same(json.rows.map((r) => r.sameJobAs), [undefined, undefined, 'none', 'none', undefined, undefined, undefined, undefined], 'the base batch ran once');
+  t.notOk(existsSync(join(out, 'b256-cowclip-paper.json')) || existsSync(join(out, 'b256-cowclip-auto.json')), 'no second job at the base batch');
   for (const r of json.rows) {
-    const rep = JSON.parse(readFileSync(join(out, `b${r.batch}-${r.rule}-${r.form}.json`), 'utf8')) as RunReport;
+    const rep = JSON.parse(readFileSync(join(out, `b${r.batch}-${r.sameJobAs ?? r.rule}-${r.form}.json`), 'utf8')) as RunReport;
     t.equal(rep.steps, 2048 / r.batch, `${r.batch}: the same samples at every batch`);
     t.equal(r.auc, rep.eval.auc, 'AUC from the run');
     t.equal(r.oracleAuc, rep.oracle!.auc);
-    t.equal(rep.config.scaleRule, r.rule);
+    t.equal(rep.config.scaleRule, r.sameJobAs ?? r.rule);
     t.equal(rep.config.cowclipForm, r.form);
     t.same(r.clip, { all: rep.clipFraction.mean, tail: rep.clipFraction.byBucket.tail.fraction, torso: rep.clipFraction.byBucket.torso.fraction, head: rep.clipFraction.byBucket.head.fraction });
     const base = json.rows.find((x) => x.batch === 256 && x.rule === r.rule && x.form === r.form)!;
