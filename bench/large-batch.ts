@@ -6,8 +6,8 @@
  * AUC against the data's oracle, the gap to the smallest batch of the same rule and form, CowClip's clip fraction
  * (all rows, and by the ID's batch count: tail 1 / torso 2-31 / head 32+) and the training time. Each run is evaluated
  * once per pass over the training rows, so the table also shows the best pass (what early stopping would keep): with
- * several passes a small batch can overfit before the end. A run that takes longer than --timeout-per-run is reported as skipped, so the long configurations can run where a GPU is and be
- * left out elsewhere. JSON (one line) and a markdown table on stdout, progress on stderr; the runs' reports under --out.
+ * several passes a small batch can overfit before the end. A run that takes longer than --timeout-per-run is
+ * reported as skipped, so the long configurations can run where a GPU is and be left out elsewhere. JSON (one line) and a markdown table on stdout, progress on stderr; the runs' reports under --out.
  * A long study stopped part-way picks up where it was with --resume: a configuration whose report is already in --out
  * is read, not rerun, provided the study's parameters (recorded there in study.json) are the same.
  *
