@@ -9,11 +9,12 @@
  * several passes a small batch can overfit before the end. A run that takes longer than --timeout-per-run is
  * reported as skipped, so the long configurations can run where a GPU is and be left out elsewhere. JSON (one line) and a markdown table on stdout, progress on stderr; the runs' reports under --out.
  * A long study stopped part-way picks up where it was with --resume: a configuration whose report is already in --out
- * is read, not rerun, provided the study's parameters (recorded there in study.json) are the same.
+ * is read, not rerun, provided the study's parameters (recorded there in study.json) are the same; --table-only runs
+ * nothing and tables the reports there (a configuration without one shows as not run).
  *
  *   node dist/bench/large-batch.js [--batches 1024,4096,16384,65536] [--samples 16777216] [--rows 2000000] [--data v1|quick]
  *     [--rules none,sqrt,linear,cowclip] [--forms off,paper,auto] [--nprocs 1] [--mlp 400,400,400]
- *     [--timeout-per-run 3600] [--out DIR] [--resume] [--json FILE] [-- extra training flags]
+ *     [--timeout-per-run 3600] [--out DIR] [--resume | --table-only] [--json FILE] [-- extra training flags]
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
       'timeout-per-run': { type: 'string', default: '3600' },
       out: { type: 'string' },
       resume: { type: 'boolean', default: false },
+      'table-only': { type: 'boolean', default: false },
       json: { type: 'string' },
     },
   });
@@ -79,6 +81,7 @@ async function main(): Promise<void> {
   const studyFile = join(out, 'study.json');
   // Never overwrite, nor later reuse, the reports of a different study.
   if (existsSync(studyFile)) sameStudy(studyFile, study);
+  else if (values['table-only']) throw new Error(`--table-only: no study in ${out} (${studyFile} is missing)`);
   writeFileSync(studyFile, JSON.stringify(study) + '\n');
   process.on('SIGINT', () => {
     stopAllLaunchers();
@@ -102,9 +105,13 @@ async function main(): Promise<void> {
         const report = join(out, `${name}.json`);
         const clipFlags = form === 'off' ? ['--no-cowclip'] : ['--cowclip-form', form];
         const args = ['-n', values.nprocs, '--data', data, '--mlp', values.mlp, '--global-batch', String(batch), '--steps', String(steps), '--scale-rule', rule, ...clipFlags, '--eval-every', String(stepsPerPass), '--log-every', '0', '--report', report, ...positionals];
-        const reuse = values.resume && existsSync(report);
-        console.error(`large-batch: ${name}: ${steps} steps${reuse ? ' (report reused)' : ''}`);
         const row: Row = { batch, rule, form, steps, auc: null, oracleAuc: null, gapToSmallest: null, best: null, bestGapToSmallest: null, clip: null, trainSeconds: null };
+        const reuse = (values.resume || values['table-only']) && existsSync(report);
+        if (values['table-only'] && !reuse) {
+          rows.push({ ...row, skipped: 'not run' });
+          continue;
+        }
+        console.error(`large-batch: ${name}: ${steps} steps${reuse ? ' (report reused)' : ''}`);
         try {
           if (!reuse) await startLauncher(args, { timeoutS, what: name }).done;
           const r = readReport(report);

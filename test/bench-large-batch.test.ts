@@ -74,6 +74,15 @@ t.test('large-batch: --resume reads the reports already in --out; a different st
   t.equal(rows[0].auc, rowsOf(first.stdout)[0].auc, 'the 256 row as first measured');
   t.equal(rows[1].gapToSmallest, 0.123 - rows[0].auc!);
 
+  // --table-only runs nothing: the reports there are tabled, a configuration without one shows as not run.
+  const table = run(['--batches', '256,512,1024', '--table-only']);
+  t.equal(table.status, 0, table.stderr.slice(-2000));
+  t.same(rowsOf(table.stdout).map((r) => r.auc), [rows[0].auc, 0.123, null]);
+  t.match(table.stdout, /\| 1024 \| cowclip \| auto \| 1 \| skipped \(not run\) \|/);
+  t.notOk(existsSync(join(out, 'b1024-cowclip-auto.json')), 'no job ran');
+  const empty = spawnSync(process.execPath, [BENCH, '--table-only', '--out', join(out, 'empty')], { encoding: 'utf8' });
+  t.match(empty.stderr, /--table-only: no study in .* \(.*study\.json is missing\)/);
+
   const other = run(['--samples', '2048', '--resume']);
   t.not(other.status, 0);
   t.match(other.stderr, /--out: .*study\.json records a study with samples 1024, this one has 2048; use another --out or the same parameters/);
