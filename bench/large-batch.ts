@@ -7,7 +7,8 @@
  * (all rows, and by the ID's batch count: tail 1 / torso 2-31 / head 32+) and the training time. Each run is evaluated
  * once per pass over the training rows, so the table also shows the best pass (what early stopping would keep): with
  * several passes a small batch can overfit before the end. A run that takes longer than --timeout-per-run is
- * reported as skipped, so the long configurations can run where a GPU is and be left out elsewhere. JSON (one line) and a markdown table on stdout, progress on stderr; the runs' reports under --out.
+ * reported as skipped, so the long configurations can run where a GPU is and be left out elsewhere. JSON (one line)
+ * and a markdown table on stdout, progress on stderr; the runs' reports under --out.
  * A long study stopped part-way picks up where it was with --resume: a configuration whose report is already in --out
  * is read, not rerun, provided the study's parameters (recorded there in study.json) are the same; --table-only runs
  * nothing and tables the reports there (a configuration without one shows as not run).
@@ -72,7 +73,6 @@ async function main(): Promise<void> {
   const forms = checked('forms', splitList(values.forms), FORMS);
   const timeoutS = positiveInt('timeout-per-run', values['timeout-per-run']);
   const out = values.out ?? `large-batch-${Date.now()}`;
-  mkdirSync(out, { recursive: true });
   // One data set for every run: the same rows, the same oracle; epochs = samples / rows.
   if (values.data !== 'v1' && values.data !== 'quick') throw new Error(`--data ${values.data}: expected v1 (Criteo-shaped vocabularies) or quick (small ones)`);
   const trainRows = positiveInt('rows', values.rows);
@@ -82,6 +82,7 @@ async function main(): Promise<void> {
   // Never overwrite, nor later reuse, the reports of a different study.
   if (existsSync(studyFile)) sameStudy(studyFile, study);
   else if (values['table-only']) throw new Error(`--table-only: no study in ${out} (${studyFile} is missing)`);
+  mkdirSync(out, { recursive: true });
   writeFileSync(studyFile, JSON.stringify(study) + '\n');
   process.on('SIGINT', () => {
     stopAllLaunchers();

@@ -82,6 +82,7 @@ t.test('large-batch: --resume reads the reports already in --out; a different st
   t.notOk(existsSync(join(out, 'b1024-cowclip-auto.json')), 'no job ran');
   const empty = spawnSync(process.execPath, [BENCH, '--table-only', '--out', join(out, 'empty')], { encoding: 'utf8' });
   t.match(empty.stderr, /--table-only: no study in .* \(.*study\.json is missing\)/);
+  t.notOk(existsSync(join(out, 'empty')), 'nor a folder made for it');
 
   const other = run(['--samples', '2048', '--resume']);
   t.not(other.status, 0);
